@@ -1,0 +1,37 @@
+// The one error type the CLI maps to exit codes. Callers switch on `code`,
+// never on message text; messages name the operation, its target and a fix.
+
+export type AgentErrorCode =
+  | 'USAGE' // bad flag, bad config value: exit 2, before any side effect
+  | 'CONFIG'
+  | 'TOKEN_FILE' // service-account token missing or not a JWT
+  | 'VAULT_UNREACHABLE'
+  | 'VAULT_TIMEOUT'
+  | 'VAULT_SEALED'
+  | 'VAULT_FORBIDDEN'
+  | 'VAULT_NOT_FOUND'
+  | 'VAULT_BAD_REQUEST'
+  | 'VAULT_SERVER'
+  | 'CERT_INVALID' // Vault answered with something we refuse to write
+  | 'OUTPUT' // the out dir cannot be written
+  | 'RUNTIME';
+
+const USAGE_CODES: ReadonlySet<AgentErrorCode> = new Set(['USAGE', 'CONFIG']);
+
+export class AgentError extends Error {
+  readonly code: AgentErrorCode;
+  constructor(code: AgentErrorCode, message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = 'AgentError';
+    this.code = code;
+  }
+
+  /** 2 for usage/configuration errors (nothing was touched), 1 for everything at runtime. */
+  get exitCode(): 1 | 2 {
+    return USAGE_CODES.has(this.code) ? 2 : 1;
+  }
+}
+
+export function isAgentError(err: unknown, ...codes: AgentErrorCode[]): err is AgentError {
+  return err instanceof AgentError && (codes.length === 0 || codes.includes(err.code));
+}

@@ -1,0 +1,33 @@
+// vitest global setup: the same stack `npm run stack` starts, in a folder of
+// its own, stopped when the run ends (or on Ctrl-C) — no process left behind.
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { TestProject } from 'vitest/node';
+import { startStack, type Stack, type StackInfo } from './stack/stack.ts';
+
+declare module 'vitest' {
+  export interface ProvidedContext {
+    stack: StackInfo;
+  }
+}
+
+let stack: Stack | undefined;
+
+export async function setup(project: TestProject): Promise<void> {
+  const dir = await mkdtemp(join(tmpdir(), 'vpa-stack-'));
+  stack = await startStack(dir, (line) => console.log(line));
+  console.log(`[stack] ${stack.info.peer} ${stack.info.vaultVersion}, kube-apiserver ${stack.info.kubeVersion}`);
+  project.provide('stack', stack.info);
+  for (const sig of ['SIGINT', 'SIGTERM'] as const) {
+    process.once(sig, () => void teardown().finally(() => process.exit(130)));
+  }
+}
+
+export async function teardown(): Promise<void> {
+  if (!stack) return;
+  const s = stack;
+  stack = undefined;
+  await s.stop();
+  await rm(s.info.dir, { recursive: true, force: true });
+}

@@ -1,0 +1,114 @@
+// etcd and kube-apiserver on loopback: RBAC on, service-account tokens signed
+// by a key of ours, an admin identity (system:masters client certificate).
+
+import { mkdir, writeFile, readFile } from 'node:fs/promises';
+import https from 'node:https';
+import { join } from 'node:path';
+import { freePort, start, waitHealthy, type Managed } from './process.ts';
+import { makeKubePki } from './tls.ts';
+
+export const SA_ISSUER = 'https://kubernetes.default.svc.cluster.local';
+
+export interface Kube {
+  url: string;
+  caPem: string;
+  kubeconfig: string;
+  processes: Managed[];
+}
+
+function get(url: string, ca: string): Promise<number> {
+  return new Promise((resolve) => {
+    const req = https.get(url, { ca, timeout: 2_000 }, (res) => {
+      res.resume();
+      resolve(res.statusCode ?? 0);
+    });
+    req.on('error', () => resolve(0));
+    req.on('timeout', () => req.destroy());
+  });
+}
+
+export async function startEtcd(dir: string, etcdBin: string): Promise<{ url: string; proc: Managed }> {
+  const [client, peer] = [await freePort(), await freePort()];
+  const url = `http://127.0.0.1:${client}`;
+  await mkdir(join(dir, 'etcd'), { recursive: true });
+  const proc = start(
+    'etcd',
+    etcdBin,
+    [
+      '--name=ground',
+      `--data-dir=${join(dir, 'etcd')}`,
+      `--listen-client-urls=${url}`,
+      `--advertise-client-urls=${url}`,
+      `--listen-peer-urls=http://127.0.0.1:${peer}`,
+      `--initial-advertise-peer-urls=http://127.0.0.1:${peer}`,
+      `--initial-cluster=ground=http://127.0.0.1:${peer}`,
+      '--log-level=warn',
+      '--unsafe-no-fsync', // test ground: durability across power loss is not under test
+    ],
+    { logFile: join(dir, 'etcd.log') },
+  );
+  await waitHealthy(proc, async () => {
+    const res = await fetch(`${url}/health`);
+    return res.ok;
+  });
+  return { url, proc };
+}
+
+export async function startKube(dir: string, bins: { etcd: string; apiserver: string }): Promise<Kube> {
+  const pkiDir = join(dir, 'kube-pki');
+  await mkdir(pkiDir, { recursive: true });
+  const pki = await makeKubePki(pkiDir);
+  const etcd = await startEtcd(dir, bins.etcd);
+  const port = await freePort();
+  const url = `https://127.0.0.1:${port}`;
+  const apiserver = start(
+    'kube-apiserver',
+    bins.apiserver,
+    [
+      `--etcd-servers=${etcd.url}`,
+      '--bind-address=127.0.0.1',
+      '--advertise-address=127.0.0.1',
+      `--secure-port=${port}`,
+      `--cert-dir=${pkiDir}`,
+      `--tls-cert-file=${pki.servingCert}`,
+      `--tls-private-key-file=${pki.servingKey}`,
+      `--client-ca-file=${pki.caCert}`,
+      `--service-account-issuer=${SA_ISSUER}`,
+      `--service-account-key-file=${pki.saPub}`,
+      `--service-account-signing-key-file=${pki.saKey}`,
+      `--api-audiences=${SA_ISSUER},vault`,
+      '--authorization-mode=RBAC',
+      '--service-cluster-ip-range=10.96.0.0/16',
+      '--allow-privileged=true',
+      '--enable-priority-and-fairness=false',
+      '--v=0',
+    ],
+    { logFile: join(dir, 'kube-apiserver.log') },
+  );
+  const caPem = await readFile(pki.caCert, 'utf8');
+  await waitHealthy(apiserver, async () => (await get(`${url}/readyz`, caPem)) === 200, 120_000);
+  const kubeconfig = join(dir, 'kubeconfig');
+  await writeFile(
+    kubeconfig,
+    [
+      'apiVersion: v1',
+      'kind: Config',
+      'clusters:',
+      '- name: ground',
+      '  cluster:',
+      `    server: ${url}`,
+      `    certificate-authority: ${pki.caCert}`,
+      'users:',
+      '- name: admin',
+      '  user:',
+      `    client-certificate: ${pki.adminCert}`,
+      `    client-key: ${pki.adminKey}`,
+      'contexts:',
+      '- name: ground',
+      '  context: {cluster: ground, user: admin}',
+      'current-context: ground',
+      '',
+    ].join('\n'),
+  );
+  return { url, caPem, kubeconfig, processes: [apiserver, etcd.proc] };
+}

@@ -1,0 +1,129 @@
+// The local stack: etcd + kube-apiserver + a Vault dev server on free loopback
+// ports, and `<dir>/env` for `source`. The same code serves `npm run stack`,
+// the demo and vitest's global setup. It configures nothing product-specific.
+
+import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { readFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { ensurePeer } from '../peers/build.ts';
+import { RECIPES } from '../peers/recipes.ts';
+import { startKube, type Kube } from './kube.ts';
+import { vaultPeer, type VaultPeer } from './peers.ts';
+import { startDevVault, type VaultServer } from './vault.ts';
+
+export interface StackInfo {
+  dir: string;
+  peer: VaultPeer;
+  vaultVersion: string;
+  kubeVersion: string;
+  vaultAddr: string;
+  vaultToken: string;
+  vaultCaFile: string;
+  vaultBin: string;
+  kubeUrl: string;
+  kubeCaPem: string;
+  kubeconfig: string;
+  /** folder holding vault/bao, kubectl, kube-apiserver, etcd */
+  path: string[];
+  /** vault-cert.pem / vault-key.pem of the dev server, reusable by a file-storage Vault */
+  vaultTls: { cert: string; key: string };
+}
+
+export interface Stack {
+  info: StackInfo;
+  stop(): Promise<void>;
+}
+
+type Log = (line: string) => void;
+
+/** Kills processes a previous stack in `dir` left running (a crashed test run, a killed terminal). */
+async function reapLeftovers(dir: string, log: Log): Promise<void> {
+  const pids = await readFile(join(dir, 'pids'), 'utf8').catch(() => '');
+  for (const pid of pids.split('\n').map(Number).filter(Boolean)) {
+    try {
+      const cmd = readFileSync(`/proc/${pid}/cmdline`, 'utf8');
+      if (!/vault-pki-agent\/peers\//.test(cmd)) continue; // pid reused by something else
+      process.kill(pid, 'SIGKILL');
+      log(`[stack] killed leftover process ${pid} from an earlier run`);
+    } catch {
+      /* already gone */
+    }
+  }
+}
+
+export async function startStack(dir: string, log: Log = (l) => process.stderr.write(l + '\n')): Promise<Stack> {
+  const t0 = Date.now();
+  const peer = vaultPeer();
+  await mkdir(dir, { recursive: true });
+  await reapLeftovers(dir, log);
+  for (const f of ['etcd', 'kube-pki', 'vault-tls', 'env']) await rm(join(dir, f), { recursive: true, force: true });
+
+  const [vaultPeerBuilt, etcd, kube] = [await ensurePeer(peer, log), await ensurePeer('etcd', log), await ensurePeer('kubernetes', log)];
+  const vaultBin = Object.values(vaultPeerBuilt.bin)[0]!;
+  const stopList: { stop(): Promise<void> }[] = [];
+  const stop = async (): Promise<void> => {
+    await Promise.all(stopList.map((p) => p.stop().catch(() => undefined)));
+    await rm(join(dir, 'pids'), { force: true });
+  };
+  const remember = async (): Promise<void> => {
+    const pids = stopList.map((p) => (p as { child?: { pid?: number } }).child?.pid).filter(Boolean);
+    await writeFile(join(dir, 'pids'), pids.join('\n') + '\n');
+  };
+
+  let vault: VaultServer;
+  let k: Kube;
+  try {
+    log('[stack] starting etcd, kube-apiserver and the Vault dev server …');
+    const kubePromise = startKube(dir, { etcd: etcd.bin.etcd!, apiserver: kube.bin['kube-apiserver']! });
+    const vaultPromise = startDevVault(dir, vaultBin);
+    const settled = await Promise.allSettled([kubePromise, vaultPromise]);
+    for (const s of settled) {
+      if (s.status === 'fulfilled') stopList.push(...('processes' in s.value ? s.value.processes : [s.value.proc]));
+    }
+    await remember();
+    for (const s of settled) if (s.status === 'rejected') throw s.reason;
+    k = (settled[0] as PromiseFulfilledResult<Kube>).value;
+    vault = (settled[1] as PromiseFulfilledResult<VaultServer>).value;
+  } catch (err) {
+    await stop();
+    throw err;
+  }
+
+  const info: StackInfo = {
+    dir,
+    peer,
+    vaultVersion: vaultPeerBuilt.version,
+    kubeVersion: kube.version,
+    vaultAddr: vault.addr,
+    vaultToken: vault.token,
+    vaultCaFile: vault.caFile,
+    vaultBin,
+    kubeUrl: k.url,
+    kubeCaPem: k.caPem,
+    kubeconfig: k.kubeconfig,
+    path: [...new Set([dirname(vaultBin), etcd.dir, kube.dir])],
+    vaultTls: { cert: join(dir, 'vault-tls', 'vault-cert.pem'), key: join(dir, 'vault-tls', 'vault-key.pem') },
+  };
+  await writeFile(join(dir, 'env'), envFile(info), { mode: 0o600 });
+  await writeFile(join(dir, 'stack.json'), JSON.stringify(info, null, 2), { mode: 0o600 });
+  log(
+    `[stack] ready in ${((Date.now() - t0) / 1000).toFixed(1)}s: ${peer} ${vaultPeerBuilt.version} at ${vault.addr}, ` +
+      `kube-apiserver ${kube.version} at ${k.url}, etcd ${RECIPES.etcd.version}`,
+  );
+  return { info, stop };
+}
+
+function envFile(info: StackInfo): string {
+  const q = (s: string) => `'${s.replace(/'/g, `'\\''`)}'`;
+  return [
+    '# written by the vault-pki-agent test stack; `source` it while the stack runs',
+    `export VAULT_ADDR=${q(info.vaultAddr)}`,
+    `export VAULT_TOKEN=${q(info.vaultToken)}`,
+    `export VAULT_CACERT=${q(info.vaultCaFile)}`,
+    `export BAO_ADDR="$VAULT_ADDR" BAO_TOKEN="$VAULT_TOKEN" BAO_CACERT="$VAULT_CACERT"`,
+    `export KUBECONFIG=${q(info.kubeconfig)}`,
+    `export VAULT_PEER=${q(info.peer)}`,
+    `export PATH=${q(info.path.join(':'))}:"$PATH"`,
+    '',
+  ].join('\n');
+}

@@ -1,0 +1,59 @@
+// Test-ground certificates made with the openssl CLI: the kube-apiserver's
+// CA, serving certificate, admin client certificate and service-account keys.
+
+import { execFile } from 'node:child_process';
+import { writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+
+const run = promisify(execFile);
+
+async function openssl(args: string[], cwd: string): Promise<void> {
+  try {
+    await run('openssl', args, { cwd });
+  } catch (err) {
+    throw new Error(`openssl ${args[0]} failed (is the openssl CLI installed?): ${(err as Error).message}`);
+  }
+}
+
+export interface KubePki {
+  caCert: string;
+  caKey: string;
+  servingCert: string;
+  servingKey: string;
+  adminCert: string;
+  adminKey: string;
+  saKey: string;
+  saPub: string;
+}
+
+/** Writes a fresh PKI for one kube-apiserver into `dir` and returns the file paths. */
+export async function makeKubePki(dir: string): Promise<KubePki> {
+  const p = (f: string) => join(dir, f);
+  const ec = ['-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes'];
+  await openssl(['req', '-x509', ...ec, '-keyout', 'ca.key', '-out', 'ca.crt', '-days', '30', '-subj', '/CN=test-ground-kube-ca'], dir);
+  await writeFile(
+    p('serving.ext'),
+    'subjectAltName=IP:127.0.0.1,DNS:localhost,DNS:kubernetes,DNS:kubernetes.default,DNS:kubernetes.default.svc\nextendedKeyUsage=serverAuth\n',
+  );
+  await writeFile(p('client.ext'), 'extendedKeyUsage=clientAuth\n');
+  for (const [name, subj, ext] of [
+    ['serving', '/CN=kube-apiserver', 'serving.ext'],
+    ['admin', '/O=system:masters/CN=test-ground-admin', 'client.ext'],
+  ] as const) {
+    await openssl(['req', ...ec, '-keyout', `${name}.key`, '-out', `${name}.csr`, '-subj', subj], dir);
+    await openssl(['x509', '-req', '-in', `${name}.csr`, '-CA', 'ca.crt', '-CAkey', 'ca.key', '-CAcreateserial', '-days', '30', '-out', `${name}.crt`, '-extfile', ext], dir);
+  }
+  await openssl(['genpkey', '-algorithm', 'RSA', '-pkeyopt', 'rsa_keygen_bits:2048', '-out', 'sa.key'], dir);
+  await openssl(['pkey', '-in', 'sa.key', '-pubout', '-out', 'sa.pub'], dir);
+  return {
+    caCert: p('ca.crt'),
+    caKey: p('ca.key'),
+    servingCert: p('serving.crt'),
+    servingKey: p('serving.key'),
+    adminCert: p('admin.crt'),
+    adminKey: p('admin.key'),
+    saKey: p('sa.key'),
+    saPub: p('sa.pub'),
+  };
+}
