@@ -16,7 +16,8 @@ export type AgentErrorCode =
   | 'OUTPUT' // the out dir cannot be written
   | 'RUNTIME';
 
-const USAGE_CODES: ReadonlySet<AgentErrorCode> = new Set(['USAGE', 'CONFIG']);
+// A missing or malformed token file is a pod-spec mistake, found before any side effect.
+const USAGE_CODES: ReadonlySet<AgentErrorCode> = new Set(['USAGE', 'CONFIG', 'TOKEN_FILE']);
 
 export class AgentError extends Error {
   readonly code: AgentErrorCode;

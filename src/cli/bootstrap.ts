@@ -1,6 +1,82 @@
-// Placeholder: the bootstrap role is being built (see its issue).
-import { AgentError } from '../errors.ts';
+// `vault-pki-agent bootstrap`: flags + env + YAML → validated config → plan
+// → apply. Everything that can be wrong with the input is reported (exit 2)
+// before Vault or Kubernetes is touched.
 
-export async function bootstrapCommand(_argv: string[]): Promise<number> {
-  throw new AgentError('RUNTIME', 'bootstrap is not implemented yet');
+import { readFile } from 'node:fs/promises';
+import { loadConfigFile, validateConfig, type BootstrapConfig } from '../bootstrap/config.ts';
+import type { KubeApi } from '../bootstrap/kube.ts';
+import { runBootstrap } from '../bootstrap/run.ts';
+import { bootstrapVault } from '../bootstrap/vault.ts';
+import { AgentError } from '../errors.ts';
+import { createLogger, LOG_LEVELS } from '../log/logger.ts';
+import { createVaultHttp } from '../vault/http.ts';
+import { flagHelp, parseFlags, type FlagSpec } from './flags.ts';
+
+const FLAGS: FlagSpec = {
+  config: { type: 'string' },
+  'dry-run': { type: 'boolean' },
+  'vault-addr': { type: 'string' },
+  'vault-token': { type: 'string' },
+  kubeconfig: { type: 'string' },
+  'log-level': { type: 'string' },
+  help: { type: 'boolean', short: 'h' },
+};
+
+const DESCRIBE: Record<string, string> = {
+  config: 'YAML file (see docs/bootstrap.md); every key has a default',
+  'dry-run': 'print the plan and stop; nothing is written',
+  'vault-addr': 'Vault address (env VAULT_ADDR; CA from VAULT_CACERT)',
+  'vault-token': 'Vault token allowed to configure mounts, auth and policies (env VAULT_TOKEN)',
+  kubeconfig: 'kubeconfig for the Kubernetes outputs and the default auth host (env KUBECONFIG, else in-cluster)',
+  'log-level': `one of ${LOG_LEVELS.join(', ')} (default info; logs go to stderr)`,
+  help: 'this text',
+};
+
+const str = (v: unknown): string | undefined => (typeof v === 'string' && v !== '' ? v : undefined);
+
+/** Only "true" and "1" turn verification off, unlike node-vault's "any non-empty value". */
+function skipVerify(env: NodeJS.ProcessEnv): boolean {
+  return env.VAULT_SKIP_VERIFY === 'true' || env.VAULT_SKIP_VERIFY === '1';
+}
+
+export async function bootstrapCommand(argv: string[], env: NodeJS.ProcessEnv = process.env, out = (l: string) => process.stdout.write(l + '\n')): Promise<number> {
+  const { values } = parseFlags('bootstrap', argv, FLAGS);
+  if (values.help) {
+    process.stdout.write(flagHelp('bootstrap', "Configure Vault's PKI and Kubernetes auth for vault-pki-agent: plan, then apply.", FLAGS, DESCRIBE));
+    return 0;
+  }
+  const level = str(values['log-level']) ?? 'info';
+  if (!(LOG_LEVELS as readonly string[]).includes(level)) throw new AgentError('USAGE', `--log-level ${level}: expected one of ${LOG_LEVELS.join(', ')}`);
+  const log = createLogger({ name: 'bootstrap', level: level as (typeof LOG_LEVELS)[number] });
+
+  const configFile = str(values.config);
+  const config: BootstrapConfig = configFile ? await loadConfigFile(configFile) : validateConfig({}, 'defaults');
+  const address = str(values['vault-addr']) ?? str(env.VAULT_ADDR) ?? config.vault.address;
+  if (!address) throw new AgentError('CONFIG', 'bootstrap: no Vault address; pass --vault-addr, set VAULT_ADDR or vault.address in the config');
+  const token = str(values['vault-token']) ?? str(env.VAULT_TOKEN);
+  if (!token) throw new AgentError('CONFIG', 'bootstrap: no Vault token; pass --vault-token or set VAULT_TOKEN (a token allowed to manage mounts, auth methods and policies)');
+  let caPem: string | undefined;
+  if (str(env.VAULT_CACERT)) {
+    caPem = await readFile(env.VAULT_CACERT!, 'utf8').catch((err) => {
+      throw new AgentError('CONFIG', `VAULT_CACERT ${env.VAULT_CACERT}: cannot read it (${err.code}); point it at the PEM CA of Vault's certificate`);
+    });
+  }
+  const skip = skipVerify(env);
+  if (skip) log.warn('VAULT_SKIP_VERIFY is set: TLS verification of Vault is OFF — anyone on the path can read the bootstrap token; never do this outside a lab');
+  else if (str(env.VAULT_SKIP_VERIFY)) log.warn({ value: env.VAULT_SKIP_VERIFY }, 'VAULT_SKIP_VERIFY ignored: only "true" or "1" turn verification off');
+
+  const http = createVaultHttp({ address, caPem, namespace: str(env.VAULT_NAMESPACE), skipVerify: skip, timeoutMs: 15_000 });
+  const kubeconfig = str(values.kubeconfig);
+  let kube: Promise<KubeApi> | undefined;
+  await runBootstrap({
+    config,
+    vault: bootstrapVault(http, token),
+    kube: () => (kube ??= import('../bootstrap/kube.ts').then((m) => m.loadKube(kubeconfig))),
+    dryRun: values['dry-run'] === true,
+    out,
+    log,
+  });
+  // An external-root run that stopped for its signature also exits 0: it did
+  // what was asked, and its last line says what the operator does next.
+  return 0;
 }

@@ -1,6 +1,145 @@
-// Placeholder: the webhook role is being built (see its issue).
-import { AgentError } from '../errors.ts';
+// `vault-pki-agent webhook`: flags → WebhookOptions, then serve until SIGTERM.
+// Every flag problem is a USAGE error (exit 2) raised before anything starts.
 
-export async function webhookCommand(_argv: string[]): Promise<number> {
-  throw new AgentError('RUNTIME', 'webhook is not implemented yet');
+import { AgentError } from '../errors.ts';
+import { createLogger, LOG_LEVELS } from '../log/logger.ts';
+import { flagHelp, parseFlags, type FlagSpec } from './flags.ts';
+import { DEFAULTS, type WebhookDefaults } from '../webhook/defaults.ts';
+import type { TlsSource } from '../webhook/app.ts';
+
+const OPTIONS: FlagSpec = {
+  listen: { type: 'string', default: ':8443' },
+  'tls-cert': { type: 'string' },
+  'tls-key': { type: 'string' },
+  'tls-hosts': { type: 'string', default: 'localhost,127.0.0.1' },
+  'tls-cert-lifetime': { type: 'string', default: '24h' },
+  'tls-ca-lifetime': { type: 'string', default: '720h' },
+  'webhook-config-name': { type: 'string' },
+  kubeconfig: { type: 'string' },
+  image: { type: 'string' },
+  'image-pull-policy': { type: 'string', default: DEFAULTS.imagePullPolicy },
+  'vault-addr': { type: 'string' },
+  'vault-cacert-configmap': { type: 'string' },
+  'default-role': { type: 'string', default: DEFAULTS.authRole },
+  'native-sidecar': { type: 'string', default: 'auto' },
+  'agent-log-level': { type: 'string', default: DEFAULTS.logLevel },
+  'log-level': { type: 'string', default: 'info' },
+  help: { type: 'boolean', short: 'h' },
+};
+
+const DESCRIBE: Record<string, string> = {
+  listen: 'HOST:PORT to serve HTTPS on (POST /mutate, GET /healthz); default :8443',
+  'tls-cert': 'serving certificate file (with --tls-key); reloaded when it changes. Without both: automatic TLS',
+  'tls-key': 'serving key file (with --tls-cert)',
+  'tls-hosts': 'automatic TLS: comma-separated DNS names/IPs of the serving certificate (the Service DNS names)',
+  'tls-cert-lifetime': 'automatic TLS: serving certificate lifetime, renewed at 2/3; default 24h',
+  'tls-ca-lifetime': 'automatic TLS: lifetime of the in-memory CA whose certificate is published as caBundle; default 720h',
+  'webhook-config-name': 'MutatingWebhookConfiguration whose caBundle automatic TLS keeps current (required for automatic TLS)',
+  kubeconfig: 'kubeconfig file; default: in-cluster config or $KUBECONFIG',
+  image: 'image of the injected init container and sidecar (this image) — required',
+  'image-pull-policy': 'Always, IfNotPresent or Never; default IfNotPresent',
+  'vault-addr': 'Vault address the injected containers use (env VAULT_ADDR) — required',
+  'vault-cacert-configmap': "NAME[:KEY]: ConfigMap in each pod's namespace with the CA of Vault's TLS certificate (key default ca.crt)",
+  'default-role': 'Vault Kubernetes-auth role when a pod has no vault-pki-agent.io/role; default mesh-workload',
+  'native-sidecar': 'auto (ask the apiserver: ≥ 1.29), true or false (classic sidecar container)',
+  'agent-log-level': 'log level of the injected containers; default info',
+  'log-level': `${LOG_LEVELS.join(', ')}; default info`,
+};
+
+/** "24h", "90m", "1h30m", "500ms" → milliseconds. */
+export function parseDuration(flag: string, v: string): number {
+  const m = /^(?:\d+(?:ms|h|m|s))+$/.test(v) ? [...v.matchAll(/(\d+)(ms|h|m|s)/g)] : [];
+  const ms = m.reduce((t, [, n, u]) => t + Number(n) * (u === 'h' ? 3_600_000 : u === 'm' ? 60_000 : u === 's' ? 1000 : 1), 0);
+  if (ms <= 0) throw new AgentError('USAGE', `--${flag} ${JSON.stringify(v)} is not a positive duration; write it like 24h, 90m or 30s`);
+  return ms;
+}
+
+export function parseListen(v: string): { host: string; port: number } {
+  const m = /^(?:\[?([^\]]*)\]?)?:(\d{1,5})$/.exec(v);
+  const port = Number(m?.[2]);
+  if (!m || port > 65535) throw new AgentError('USAGE', `--listen ${JSON.stringify(v)} is not HOST:PORT or :PORT`);
+  return { host: m[1] || '0.0.0.0', port };
+}
+
+export async function webhookCommand(argv: string[]): Promise<number> {
+  const { values: v } = parseFlags('webhook', argv, OPTIONS);
+  const str = (k: string): string | undefined => v[k] as string | undefined;
+  if (v.help) {
+    process.stdout.write(flagHelp('webhook', 'Serve the pod-injection admission webhook (AdmissionReview v1).', OPTIONS, DESCRIBE));
+    return 0;
+  }
+  const problems: string[] = [];
+  const image = str('image');
+  if (!image) problems.push('--image is required: the image of the injected containers (this image)');
+  const vaultAddr = str('vault-addr') ?? process.env.VAULT_ADDR;
+  if (!vaultAddr) problems.push('--vault-addr (or env VAULT_ADDR) is required: the Vault address the injected containers use');
+  else if (!/^https?:\/\/[^\s/]+/.test(vaultAddr)) problems.push(`--vault-addr ${JSON.stringify(vaultAddr)} is not an http(s) URL`);
+  const pull = str('image-pull-policy')!;
+  if (!['Always', 'IfNotPresent', 'Never'].includes(pull)) problems.push(`--image-pull-policy ${JSON.stringify(pull)} must be Always, IfNotPresent or Never`);
+  const native = str('native-sidecar')!;
+  if (!['auto', 'true', 'false'].includes(native)) problems.push(`--native-sidecar ${JSON.stringify(native)} must be auto, true or false`);
+  for (const k of ['log-level', 'agent-log-level']) {
+    if (!(LOG_LEVELS as readonly string[]).includes(str(k)!)) problems.push(`--${k} ${JSON.stringify(str(k))} must be one of ${LOG_LEVELS.join(', ')}`);
+  }
+  const [cmName, cmKey] = (str('vault-cacert-configmap') ?? '').split(':');
+  const certFile = str('tls-cert');
+  const keyFile = str('tls-key');
+  if (Boolean(certFile) !== Boolean(keyFile)) problems.push('--tls-cert and --tls-key go together; give both, or neither for automatic TLS');
+  const configName = str('webhook-config-name');
+  if (!certFile && !configName) problems.push('automatic TLS needs --webhook-config-name (the MutatingWebhookConfiguration whose caBundle it keeps current); or give --tls-cert and --tls-key');
+  let listen = { host: '0.0.0.0', port: 8443 };
+  let certLifetimeMs = 0;
+  let caLifetimeMs = 0;
+  for (const check of [
+    () => (listen = parseListen(str('listen')!)),
+    () => (certLifetimeMs = parseDuration('tls-cert-lifetime', str('tls-cert-lifetime')!)),
+    () => (caLifetimeMs = parseDuration('tls-ca-lifetime', str('tls-ca-lifetime')!)),
+  ]) {
+    try {
+      check();
+    } catch (err) {
+      problems.push((err as Error).message);
+    }
+  }
+  if (caLifetimeMs > 0 && caLifetimeMs < 3 * certLifetimeMs) problems.push('--tls-ca-lifetime must be at least three times --tls-cert-lifetime');
+  if (problems.length > 0) throw new AgentError('USAGE', problems.join('; '));
+
+  const log = createLogger({ name: 'vault-pki-agent-webhook', level: str('log-level') as never });
+  const { kubeConfig, publishCaBundle, supportsNativeSidecars } = await import('../webhook/kube.ts');
+  const { startWebhook } = await import('../webhook/app.ts');
+  const kc = native === 'auto' || !certFile ? kubeConfig(str('kubeconfig')) : undefined;
+  let nativeSidecar = native === 'true';
+  if (native === 'auto') {
+    try {
+      nativeSidecar = await supportsNativeSidecars(kc!);
+    } catch (err) {
+      log.warn({ err: (err as Error).message }, 'could not read the Kubernetes version; injecting a classic sidecar (set --native-sidecar to decide)');
+    }
+  }
+  const defaults: WebhookDefaults = Object.freeze({
+    ...DEFAULTS,
+    image: image!,
+    imagePullPolicy: pull as WebhookDefaults['imagePullPolicy'],
+    vaultAddr: vaultAddr!,
+    ...(cmName ? { vaultCaConfigMap: { name: cmName, key: cmKey || 'ca.crt' } } : {}),
+    authRole: str('default-role')!,
+    nativeSidecar,
+    logLevel: str('agent-log-level')!,
+  });
+  const tls: TlsSource = certFile
+    ? { kind: 'files', certFile, keyFile: keyFile! }
+    : {
+        kind: 'auto',
+        hosts: str('tls-hosts')!.split(',').map((h) => h.trim()).filter(Boolean),
+        certLifetimeMs,
+        caLifetimeMs,
+        publish: (pems) => publishCaBundle(kc!, configName!, pems),
+      };
+  const running = await startWebhook({ ...listen, tls, defaults, log });
+  await new Promise<void>((resolve) => {
+    for (const sig of ['SIGTERM', 'SIGINT'] as const) process.once(sig, () => resolve());
+  });
+  log.info('shutting down');
+  await running.close();
+  return 0;
 }

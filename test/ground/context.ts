@@ -10,7 +10,12 @@ import { vaultApi } from './stack/vault.ts';
 
 const run = promisify(execFile);
 
+let fromFile: StackInfo | undefined;
+
+/** The running stack: vitest's provided context, or (bench, demo) the stack.json named by VPA_STACK_JSON. */
 export function stack(): StackInfo {
+  const file = process.env.VPA_STACK_JSON;
+  if (file) return (fromFile ??= JSON.parse(readFileSync(file, 'utf8')) as StackInfo);
   return inject('stack');
 }
 

@@ -2,7 +2,7 @@
 // release tag; the builder reads that module's own go.mod from the proxy and
 // turns its `replace` directives into a wrapper module (see wrapper.ts).
 
-export type PeerName = 'vault' | 'openbao' | 'etcd' | 'kubernetes' | 'helm';
+export type PeerName = 'vault' | 'openbao' | 'etcd' | 'kubernetes' | 'helm' | 'vault-k8s';
 
 export interface Binary {
   /** file name in the cache folder */
@@ -28,31 +28,29 @@ export interface Recipe {
   version: string;
   binaries: Binary[];
   localReplace?: LocalReplace;
-  /** versions for nested modules whose required version does not fit the tag's tree */
-  pins?: Record<string, string>;
   ldflags?: string[];
   /** set when this machine's proxy cannot serve the peer; the builder fails with this text */
   unavailable?: string;
 }
 
-const VAULT_VERSION = 'v1.21.4';
+const VAULT_VERSION = 'v1.21.0';
 const KUBE_VERSION = 'v1.35.4';
 const ETCD_VERSION = 'v3.6.16';
 const HELM_VERSION = 'v3.19.0';
 
 /**
  * Vault's `./api`, `./sdk`, `./api/auth/*` are nested modules of the same
- * repository. The recipe in DESIGN.md pins them to pseudo-versions of the tag's
+ * repository. DESIGN.md's recipe pins them to pseudo-versions of the tag's
  * commit, but this machine's module proxy answers 403 to every pseudo-version
- * query (checked: `go list -m github.com/hashicorp/vault/api@15f625db6e8a`,
- * the commit of the published sdk/v0.21.0 tag). So each nested module is taken
- * at the published version that the tag's own go.mod requires; `vault version`
- * still reports the tag, and the PKI and Kubernetes-auth code under test lives
- * in the root module, which is the tag itself. One exception: the tag's
- * go.mod requires sdk v0.21.0, cut from main after the 1.21 branch split; its
- * framework.ActivationFunc signature no longer fits the 1.21 tree
- * (identity_store.go fails to compile), while sdk v0.20.0 — cut on the 1.21
- * branch's way to release — fits, so it is pinned.
+ * (checked: `go list -m github.com/hashicorp/vault/api@15f625db6e8a`, the
+ * commit of the published sdk/v0.21.0 tag, and canonical pseudo-versions of
+ * the v1.21.0 and v1.21.3 tag commits). So each nested module is taken at the
+ * published version the tag's own go.mod requires. That only compiles when
+ * the tag was cut close to those releases: v1.21.4 requires sdk v0.21.0
+ * (cut later from main; framework.ActivationFunc changed) and does not build
+ * with sdk v0.20.0 either (it calls TryRecordObservationWithRequest), while
+ * v1.21.0 requires sdk v0.20.0 and api v1.22.0 and builds with them as they
+ * are. Hence v1.21.0: the newest 1.x tag buildable from this proxy.
  */
 
 /** k8s.io/kubernetes: `./staging/src/k8s.io/X` is published as `k8s.io/X v0.<minor>.<patch>`. */
@@ -85,7 +83,6 @@ export const RECIPES: Record<PeerName, Recipe> = {
     binaries: [
       { name: 'vault', pkg: 'github.com/hashicorp/vault', versionArgs: ['version'], expect: `Vault ${VAULT_VERSION}` },
     ],
-    pins: { 'github.com/hashicorp/vault/sdk': 'v0.20.0' },
   },
   openbao: {
     peer: 'openbao',
@@ -144,5 +141,14 @@ export const RECIPES: Record<PeerName, Recipe> = {
       },
     ],
     ldflags: [`-X helm.sh/helm/v3/internal/version.version=${HELM_VERSION}`],
+  },
+  // HashiCorp's injector, the webhook benchmark's reference (bench/webhook.ts).
+  // v1.6.2 is the newest tag this machine's module proxy serves (v1.7.x answer 403).
+  'vault-k8s': {
+    peer: 'vault-k8s',
+    module: 'github.com/hashicorp/vault-k8s',
+    version: 'v1.6.2',
+    binaries: [{ name: 'vault-k8s', pkg: 'github.com/hashicorp/vault-k8s', versionArgs: ['version'], expect: 'vault-k8s v1.6.2' }],
+    ldflags: ['-X github.com/hashicorp/vault-k8s/version.Version=v1.6.2'],
   },
 };

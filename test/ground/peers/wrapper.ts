@@ -56,7 +56,7 @@ export function wrapperGoMod(recipe: Recipe, upstream: GoMod): string {
   const lines = [`module vault-pki-agent.local/peer-${recipe.peer}`, '', `go ${upstream.go}`, ''];
   lines.push(`require ${recipe.module} ${recipe.version}`, '');
   for (const { path, dir } of upstream.localReplaces) {
-    const target = recipe.localReplace?.(path, dir) ?? { path, version: recipe.pins?.[path] ?? upstream.requires.get(path) };
+    const target = recipe.localReplace?.(path, dir) ?? { path, version: upstream.requires.get(path) };
     // A local replace of a module the tag never requires is a guard (etcd's ./FORBIDDEN_DEPENDENCY): nothing to restate.
     if (!target.version) continue;
     lines.push(`replace ${path} => ${target.path} ${target.version}`);

@@ -1,0 +1,30 @@
+# syntax=docker/dockerfile:1.7
+# One image for every role (init, run, bootstrap, webhook, inspect).
+# Build: docker build -t vault-pki-agent:0.1.0 .
+
+# ---- build: compile TypeScript, then keep only production dependencies ----
+FROM node:24-alpine AS build
+WORKDIR /src
+COPY package.json package-lock.json ./
+RUN npm ci --ignore-scripts --no-audit --no-fund
+COPY tsconfig.json ./
+COPY src ./src
+COPY templates ./templates
+RUN npm run build \
+ && npm prune --omit=dev --ignore-scripts \
+ && rm -rf node_modules/.cache
+
+# ---- runtime: Node 24, no npm, no shell tools needed, non-root ----
+FROM node:24-alpine
+ENV NODE_ENV=production
+WORKDIR /app
+# npm/yarn/corepack are not needed at run time; fewer files, fewer CVEs.
+RUN rm -rf /usr/local/lib/node_modules /usr/local/bin/npm /usr/local/bin/npx /usr/local/bin/corepack /opt/yarn* /usr/local/bin/yarn*
+COPY --from=build --chown=0:0 /src/package.json ./
+COPY --from=build --chown=0:0 /src/node_modules ./node_modules
+COPY --from=build --chown=0:0 /src/dist ./dist
+COPY --from=build --chown=0:0 /src/templates ./templates
+# The UID/GID the webhook's injected containers and the chart run as (runAsNonRoot needs a number).
+USER 65532:65532
+ENTRYPOINT ["node", "/app/dist/cli/main.js"]
+CMD ["--help"]

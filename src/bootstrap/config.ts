@@ -1,0 +1,218 @@
+// The bootstrap config: the YAML/flag shape (a strict zod schema holding every
+// default) and the frozen runtime shape the steps read. Every problem in a
+// file is reported at once, as one CONFIG error, before anything is touched.
+
+import { readFile } from 'node:fs/promises';
+import { parse as parseYaml } from 'yaml';
+import { z } from 'zod';
+import { AgentError } from '../errors.ts';
+import { formatDuration, parseDuration } from './duration.ts';
+
+/** A duration in the file ("24h"), seconds at runtime. */
+const duration = (fallback: string) =>
+  z
+    .union([z.string(), z.number()])
+    .transform((v, ctx) => {
+      const s = parseDuration(v);
+      if (s === undefined || s === 0) {
+        ctx.addIssue({ code: 'custom', message: `"${v}" is not a positive duration such as 24h, 30m or 90s` });
+        return z.NEVER;
+      }
+      return s;
+    })
+    .prefault(fallback);
+
+// Vault paths: a mount or role name must not smuggle in a "/" or "..".
+const name = z.string().regex(/^[A-Za-z0-9][A-Za-z0-9_.-]*$/, 'letters, digits, "_", "-" and "." only');
+const dnsLabel = z.string().regex(/^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/, 'a lowercase DNS label');
+const keyType = z.enum(['ec', 'rsa']);
+
+const rootSchema = z.strictObject({
+  /** internal: Vault generates and keeps the root; external: the root key stays offline */
+  mode: z.enum(['internal', 'external']).default('internal'),
+  mount: name.default('pki'),
+  maxLeaseTtl: duration('87600h'),
+  ttl: duration('87600h'),
+  commonName: z.string().min(1).default('vault-pki-agent root CA'),
+  keyType: keyType.default('ec'),
+  keyBits: z.number().int().default(384),
+  /** external mode: where the intermediate CSR is written for the offline root to sign */
+  csrFile: z.string().min(1).optional(),
+  /** external mode: the signed intermediate followed by the root (PEM); imported when present */
+  chainFile: z.string().min(1).optional(),
+});
+
+const intermediateSchema = z.strictObject({
+  mount: name.default('pki_istio'),
+  maxLeaseTtl: duration('43800h'),
+  ttl: duration('43800h'),
+  commonName: z.string().min(1).default('vault-pki-agent intermediate CA'),
+  keyType: keyType.default('ec'),
+  keyBits: z.number().int().default(256),
+});
+
+const roleSchema = z.strictObject({
+  name: name,
+  ttl: duration('24h'),
+  maxTtl: duration('72h'),
+  /** DNS SANs under <caller's namespace>.svc[.<clusterDomain>]; false = URI SAN only */
+  allowNamespaceDnsSans: z.boolean().default(true),
+  /** true: Vault keeps no copy of each leaf (short-lived mesh certs are not revoked one by one) */
+  noStore: z.boolean().default(true),
+});
+
+const DEFAULT_NAMESPACE_LABEL = 'vault-pki-agent.io/enabled=true';
+
+const kubernetesAuthSchema = z.strictObject({
+  mount: name.default('kubernetes'),
+  /** API server URL as Vault reaches it; default: the kubeconfig's cluster */
+  host: z.string().url().optional(),
+  /** CA of the API server; default: the kubeconfig's cluster CA */
+  caFile: z.string().min(1).optional(),
+  /** a token Vault uses for TokenReview (system:auth-delegator); omit when Vault runs in the cluster */
+  reviewerJwtFile: z.string().min(1).optional(),
+  role: z
+    .strictObject({
+      name: name.default('mesh-workload'),
+      audience: z.string().min(1).default('vault'),
+      serviceAccounts: z.array(z.string().min(1)).min(1).default(['*']),
+      /** explicit namespaces; when empty, namespaceSelector decides */
+      namespaces: z.array(z.string().min(1)).default([]),
+      /**
+       * label selector (k=v[,k=v]) of the namespaces whose service accounts may log in;
+       * defaults to the opt-in label only when no namespaces are listed (Vault ORs the two)
+       */
+      namespaceSelector: z.string().optional(),
+      tokenTtl: duration('1h'),
+      tokenType: z.enum(['batch', 'service']).default('batch'),
+    })
+    .transform((r) => ({ ...r, namespaceSelector: r.namespaceSelector ?? (r.namespaces.length ? '' : DEFAULT_NAMESPACE_LABEL) }))
+    .prefault({}),
+  policy: name.default('vault-pki-agent-workload'),
+});
+
+const fileSchema = z
+  .strictObject({
+    vault: z.strictObject({ address: z.string().url().optional() }).prefault({}),
+    trustDomain: z
+      .string()
+      .regex(/^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$/, 'a lowercase DNS-style trust domain')
+      .default('cluster.local'),
+    clusterDomain: z.string().min(1).default('cluster.local'),
+    root: rootSchema.prefault({}),
+    intermediate: intermediateSchema.prefault({}),
+    roles: z.array(roleSchema).min(1).prefault([{ name: 'istio-workload' }]),
+    /** base URL written into issued certificates' AIA/CRL fields; default: the Vault address */
+    urlsBase: z.string().url().optional(),
+    crl: z.strictObject({ expiry: duration('72h'), autoRebuild: z.boolean().default(true) }).prefault({}),
+    tidy: z
+      .strictObject({ enabled: z.boolean().default(true), interval: duration('12h'), safetyBuffer: duration('72h') })
+      .prefault({}),
+    kubernetesAuth: kubernetesAuthSchema.prefault({}),
+    trustBundle: z
+      .strictObject({
+        enabled: z.boolean().default(false),
+        configMapName: dnsLabel.default('vault-pki-agent-trust-bundle'),
+        namespaceSelector: z.string().default(DEFAULT_NAMESPACE_LABEL),
+      })
+      .prefault({}),
+    istiodCa: z
+      .strictObject({
+        enabled: z.boolean().default(false),
+        namespace: dnsLabel.default('istio-system'),
+        secretName: dnsLabel.default('cacerts'),
+        commonName: z.string().min(1).default('istiod plug-in intermediate CA'),
+        ttl: duration('8760h'),
+        /** re-issue when less than this fraction of the lifetime is left */
+        renewBefore: z.number().gt(0).lt(1).default(0.33),
+      })
+      .prefault({}),
+  })
+  .superRefine((c, ctx) => {
+    const d = formatDuration;
+    const add = (path: (string | number)[], message: string) => ctx.addIssue({ code: 'custom', path, message });
+    c.roles.forEach((r, i) => {
+      if (r.ttl > r.maxTtl) add(['roles', i, 'ttl'], `${d(r.ttl)} exceeds the role's maxTtl ${d(r.maxTtl)}`);
+      if (r.maxTtl > c.intermediate.maxLeaseTtl)
+        add(['roles', i, 'maxTtl'], `${d(r.maxTtl)} exceeds intermediate.maxLeaseTtl ${d(c.intermediate.maxLeaseTtl)}; Vault would silently shorten it`);
+      if (r.maxTtl >= c.intermediate.ttl) add(['roles', i, 'maxTtl'], `${d(r.maxTtl)} is not shorter than the intermediate's ttl ${d(c.intermediate.ttl)}`);
+    });
+    const names = c.roles.map((r) => r.name);
+    if (new Set(names).size !== names.length) add(['roles'], 'role names must be unique');
+    if (c.intermediate.ttl > c.intermediate.maxLeaseTtl)
+      add(['intermediate', 'ttl'], `${d(c.intermediate.ttl)} exceeds intermediate.maxLeaseTtl ${d(c.intermediate.maxLeaseTtl)}`);
+    if (c.root.mode === 'internal') {
+      if (c.intermediate.ttl > c.root.ttl) add(['intermediate', 'ttl'], `${d(c.intermediate.ttl)} is beyond the root's ttl ${d(c.root.ttl)}; an intermediate cannot outlive its root`);
+      if (c.root.ttl > c.root.maxLeaseTtl) add(['root', 'ttl'], `${d(c.root.ttl)} exceeds root.maxLeaseTtl ${d(c.root.maxLeaseTtl)}`);
+      if (c.intermediate.ttl > c.root.maxLeaseTtl)
+        add(['intermediate', 'ttl'], `${d(c.intermediate.ttl)} exceeds root.maxLeaseTtl ${d(c.root.maxLeaseTtl)}; Vault would shorten it`);
+      if (c.root.mount === c.intermediate.mount) add(['intermediate', 'mount'], `must differ from root.mount "${c.root.mount}"`);
+    } else {
+      if (!c.root.csrFile) add(['root', 'csrFile'], 'required when root.mode is external (the intermediate CSR is written there)');
+      if (c.istiodCa.enabled) add(['istiodCa', 'enabled'], 'needs root.mode internal: the istiod CA is signed by the root mount');
+    }
+    const role = c.kubernetesAuth.role;
+    if (role.namespaces.length === 0 && !role.namespaceSelector.trim())
+      add(['kubernetesAuth', 'role'], 'set namespaces or namespaceSelector: binding every namespace is never a default');
+    if (role.namespaces.includes('*') && role.serviceAccounts.includes('*'))
+      add(['kubernetesAuth', 'role'], 'namespaces ["*"] with serviceAccounts ["*"] lets every pod of the cluster log in; list namespaces or use namespaceSelector');
+    for (const [path, sel] of [
+      [['kubernetesAuth', 'role', 'namespaceSelector'], role.namespaceSelector],
+      [['trustBundle', 'namespaceSelector'], c.trustBundle.namespaceSelector],
+    ] as const) {
+      if (sel.trim() && !parseSelector(sel)) add([...path], `"${sel}" is not a label selector of the form key=value[,key=value]`);
+    }
+  });
+
+export type FileConfig = z.input<typeof fileSchema>;
+export type BootstrapConfig = Readonly<z.output<typeof fileSchema>>;
+
+/** `a=b,c=d` → {a: 'b', c: 'd'}; undefined when malformed. Only equality: what Vault and kubectl both take. */
+export function parseSelector(text: string): Record<string, string> | undefined {
+  const out: Record<string, string> = {};
+  for (const part of text.split(',').map((p) => p.trim())) {
+    const m = /^([A-Za-z0-9][-A-Za-z0-9_./]*)=([-A-Za-z0-9_.]*)$/.exec(part);
+    if (!m) return undefined;
+    out[m[1]!] = m[2]!;
+  }
+  return out;
+}
+
+function deepFreeze<T>(v: T): T {
+  if (v && typeof v === 'object') {
+    for (const x of Object.values(v)) deepFreeze(x);
+    Object.freeze(v);
+  }
+  return v;
+}
+
+/** Validates `input` (parsed YAML or an object); every problem in one CONFIG error. */
+export function validateConfig(input: unknown, source = 'config'): BootstrapConfig {
+  const result = fileSchema.safeParse(input ?? {});
+  if (!result.success) {
+    const lines = result.error.issues.map((i) => `  - ${i.path.length ? i.path.join('.') : '(top level)'}: ${describeIssue(i)}`);
+    throw new AgentError('CONFIG', `bootstrap ${source} is invalid (${lines.length} problem${lines.length > 1 ? 's' : ''}); fix and re-run:\n${lines.join('\n')}`);
+  }
+  return deepFreeze(result.data);
+}
+
+function describeIssue(i: z.core.$ZodIssue): string {
+  if (i.code === 'unrecognized_keys') return `unknown key${i.keys.length > 1 ? 's' : ''} ${i.keys.map((k) => `"${k}"`).join(', ')}`;
+  return i.message;
+}
+
+export async function loadConfigFile(file: string): Promise<BootstrapConfig> {
+  let text: string;
+  try {
+    text = await readFile(file, 'utf8');
+  } catch (err) {
+    throw new AgentError('CONFIG', `bootstrap config ${file}: cannot read it (${(err as NodeJS.ErrnoException).code}); check the --config path`, { cause: err });
+  }
+  let doc: unknown;
+  try {
+    doc = parseYaml(text);
+  } catch (err) {
+    throw new AgentError('CONFIG', `bootstrap config ${file}: not valid YAML: ${(err as Error).message}`, { cause: err });
+  }
+  return validateConfig(doc, `config ${file}`);
+}

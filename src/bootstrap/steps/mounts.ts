@@ -1,0 +1,74 @@
+// Mount steps: the PKI secrets engines (created with their tuning in one
+// call, tuned when they drift) and the Kubernetes auth mount (whose accessor
+// the PKI role's SPIFFE template needs). A mount of the wrong type stops the
+// run before any write: bootstrap never disables or replaces a mount.
+
+import { AgentError } from '../../errors.ts';
+import { formatDuration } from '../duration.ts';
+import { diffFields, type Check, type Context, type Step } from '../plan.ts';
+
+// If-Modified-Since lets the agent and other clients poll CA/CRL cheaply
+// (`vault pki health-check` asks for it); Last-Modified is the matching answer.
+const PASSTHROUGH = ['If-Modified-Since'];
+const RESPONSE_HEADERS = ['Last-Modified'];
+
+export function pkiMountStep(mount: string, maxLeaseTtl: number, description: string): Step {
+  return {
+    title: `mount ${mount}/`,
+    async check(ctx: Context): Promise<Check> {
+      const desired = { max_lease_ttl: maxLeaseTtl, passthrough_request_headers: PASSTHROUGH, allowed_response_headers: RESPONSE_HEADERS };
+      const current = await ctx.vault.read(`sys/mounts/${mount}`, 'read mount');
+      const needs = [{ path: `sys/mounts/${mount}`, capabilities: ['update' as const], why: `enable the ${mount} PKI engine` }];
+      if (!current) {
+        return {
+          action: 'create',
+          detail: `pki, max_lease_ttl ${formatDuration(maxLeaseTtl)}`,
+          needs,
+          apply: async () => {
+            await ctx.vault.write(`sys/mounts/${mount}`, { type: 'pki', description, config: { ...desired, max_lease_ttl: formatDuration(maxLeaseTtl) } }, 'enable mount');
+          },
+        };
+      }
+      if (current.type !== 'pki') {
+        throw new AgentError('CONFIG', `mount ${mount}/ exists with type "${current.type}", not pki; bootstrap never replaces a mount — choose another mount name in the config`);
+      }
+      const fields = diffFields(current.config, desired);
+      if (!fields.length) return { action: 'unchanged' };
+      return {
+        action: 'change',
+        fields,
+        needs: [{ path: `sys/mounts/${mount}/tune`, capabilities: ['update'], why: `tune the ${mount} mount` }],
+        apply: async () => {
+          await ctx.vault.write(`sys/mounts/${mount}/tune`, { ...desired, max_lease_ttl: formatDuration(maxLeaseTtl) }, 'tune mount');
+        },
+      };
+    },
+  };
+}
+
+export function kubernetesAuthMountStep(mount: string): Step {
+  return {
+    title: `auth ${mount}/`,
+    async check(ctx: Context): Promise<Check> {
+      const current = await ctx.vault.read(`sys/auth/${mount}`, 'read auth mount');
+      if (current) {
+        if (current.type !== 'kubernetes') {
+          throw new AgentError('CONFIG', `auth mount ${mount}/ exists with type "${current.type}", not kubernetes; choose another kubernetesAuth.mount`);
+        }
+        ctx.state.accessor = current.accessor;
+        return { action: 'unchanged', detail: current.accessor };
+      }
+      return {
+        action: 'create',
+        detail: 'kubernetes',
+        needs: [{ path: `sys/auth/${mount}`, capabilities: ['update', 'sudo'], why: 'enable the Kubernetes auth method' }],
+        apply: async () => {
+          await ctx.vault.write(`sys/auth/${mount}`, { type: 'kubernetes', description: 'vault-pki-agent workloads' }, 'enable auth');
+          const created = await ctx.vault.read(`sys/auth/${mount}`, 'read auth mount');
+          ctx.state.accessor = created?.accessor;
+          return created?.accessor;
+        },
+      };
+    },
+  };
+}

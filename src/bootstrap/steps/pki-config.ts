@@ -1,0 +1,71 @@
+// Per-mount PKI settings that production wants and the classic script skips:
+// AIA/CRL URLs in issued certificates, a CRL that rebuilds itself, and
+// auto-tidy so expired leaves never pile up in storage.
+
+import { parseDuration } from '../duration.ts';
+import { diffFields, type Check, type Context, type Step } from '../plan.ts';
+
+/** Vault answers some durations as "72h" and others as seconds: compare seconds. */
+function seconds(current: Record<string, unknown> | undefined, keys: string[]): Record<string, unknown> | undefined {
+  if (!current) return current;
+  const out = { ...current };
+  for (const k of keys) if (typeof out[k] === 'string') out[k] = parseDuration(out[k] as string) ?? out[k];
+  return out;
+}
+
+function settingStep(opts: { title: string; path: string; desired: Record<string, unknown>; durations?: string[]; always?: boolean }): Step {
+  return {
+    title: opts.title,
+    async check(ctx: Context): Promise<Check> {
+      const raw = await ctx.vault.read(opts.path, 'read config');
+      const current = seconds(raw, opts.durations ?? []);
+      const fields = diffFields(current, opts.desired);
+      if (!fields.length) return { action: 'unchanged' };
+      // A PKI config endpoint answers with defaults once the mount exists:
+      // nothing to read means the mount itself is still to be made.
+      return {
+        action: raw === undefined ? 'create' : 'change',
+        fields,
+        needs: [{ path: opts.path, capabilities: ['update'], why: opts.title }],
+        apply: async () => {
+          await ctx.vault.write(opts.path, opts.desired, opts.title);
+        },
+      };
+    },
+  };
+}
+
+export function urlsStep(mount: string, base: string): Step {
+  return settingStep({
+    title: `${mount}/config/urls`,
+    path: `${mount}/config/urls`,
+    desired: { issuing_certificates: [`${base}/v1/${mount}/ca`], crl_distribution_points: [`${base}/v1/${mount}/crl`] },
+  });
+}
+
+export function crlStep(mount: string, crl: { expiry: number; autoRebuild: boolean }): Step {
+  return settingStep({
+    title: `${mount}/config/crl`,
+    path: `${mount}/config/crl`,
+    desired: { expiry: crl.expiry, auto_rebuild: crl.autoRebuild, disable: false },
+    durations: ['expiry'],
+  });
+}
+
+export function autoTidyStep(mount: string, tidy: { enabled: boolean; interval: number; safetyBuffer: number }): Step {
+  return settingStep({
+    title: `${mount}/config/auto-tidy`,
+    path: `${mount}/config/auto-tidy`,
+    desired: {
+      enabled: tidy.enabled,
+      interval_duration: tidy.interval,
+      tidy_cert_store: true,
+      tidy_revoked_certs: true,
+      tidy_revoked_cert_issuer_associations: true,
+      // never: bootstrap promises not to delete issuers unless asked
+      tidy_expired_issuers: false,
+      safety_buffer: tidy.safetyBuffer,
+    },
+    durations: ['interval_duration', 'safety_buffer'],
+  });
+}

@@ -1,0 +1,46 @@
+// Tells the consumer that new files are in place: a signal to a pid (from a
+// pid file or found by process name in a shared process namespace), or a
+// command. A failing hook is logged, never fatal: the files are already right.
+
+import { spawn } from 'node:child_process';
+import { readdir, readFile } from 'node:fs/promises';
+
+export interface ReloadConfig {
+  signal?: NodeJS.Signals;
+  pidFile?: string;
+  processName?: string;
+  exec?: string;
+}
+
+async function pidsByName(name: string): Promise<number[]> {
+  const out: number[] = [];
+  for (const entry of await readdir('/proc')) {
+    if (!/^\d+$/.test(entry) || Number(entry) === process.pid) continue;
+    const comm = await readFile(`/proc/${entry}/comm`, 'utf8').catch(() => '');
+    if (comm.trim() === name) out.push(Number(entry));
+  }
+  return out;
+}
+
+/** Runs the configured hook; resolves with a one-line outcome for the log. */
+export async function reload(cfg: ReloadConfig): Promise<string | undefined> {
+  const done: string[] = [];
+  if (cfg.signal) {
+    const pids = cfg.pidFile ? [Number((await readFile(cfg.pidFile, 'utf8')).trim())] : await pidsByName(cfg.processName ?? '');
+    if (pids.length === 0 || pids.some((p) => !Number.isInteger(p) || p <= 0)) {
+      throw new Error(`no process to send ${cfg.signal} to (${cfg.pidFile ? `pid file ${cfg.pidFile}` : `process name ${cfg.processName}`})`);
+    }
+    for (const pid of pids) process.kill(pid, cfg.signal);
+    done.push(`sent ${cfg.signal} to ${pids.join(',')}`);
+  }
+  if (cfg.exec) {
+    const code = await new Promise<number | null>((resolve, reject) => {
+      const child = spawn('/bin/sh', ['-c', cfg.exec!], { stdio: 'ignore' });
+      child.on('error', reject);
+      child.on('exit', resolve);
+    });
+    if (code !== 0) throw new Error(`--on-rotate-exec exited with ${code}`);
+    done.push('ran --on-rotate-exec');
+  }
+  return done.length ? done.join('; ') : undefined;
+}

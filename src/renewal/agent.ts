@@ -1,0 +1,198 @@
+// The agent's life: reuse or obtain a credential set, write it atomically, then
+// (run) renew it at the grace point, retrying with backoff while the old files
+// stay in place. `init` is the same code stopped after the first write.
+
+import type { Logger } from 'pino';
+import { assembleBundle, problems, type Bundle } from '../certs/bundle.ts';
+import { AgentError } from '../errors.ts';
+import type { AgentMetrics } from '../metrics/agent-metrics.ts';
+import { commitSet, readSet, setIntact, type WriteOptions } from '../output/atomic-writer.ts';
+import { reload, type ReloadConfig } from '../output/reload.ts';
+import { render, type Layout, type RenderedFile } from '../output/templates.ts';
+import { backoffDelay, renewAt, stillFresh, type RenewalPolicy } from './schedule.ts';
+import { expectedSpiffeId, obtain, type ObtainOptions } from './obtain.ts';
+
+export interface Timers {
+  now(): number;
+  setTimeout(fn: () => void, ms: number): unknown;
+  clearTimeout(handle: unknown): void;
+}
+
+export const realTimers: Timers = {
+  now: () => Date.now(),
+  setTimeout: (fn, ms) => setTimeout(fn, Math.min(ms, 2 ** 31 - 1)),
+  clearTimeout: (h) => clearTimeout(h as NodeJS.Timeout),
+};
+
+export interface AgentOptions {
+  obtain: Omit<ObtainOptions, 'now'>;
+  layout: Layout;
+  outDir: string;
+  write: WriteOptions;
+  policy: RenewalPolicy;
+  reload: ReloadConfig;
+  log: Logger;
+  metrics: AgentMetrics;
+  timers?: Timers;
+  random?: () => number;
+  /** test hooks: events instead of sleeps */
+  onWritten?: (b: Bundle, why: 'issued' | 'reused' | 'healed') => void;
+}
+
+export type AgentState = 'unwritten' | 'written' | 'failing';
+
+export class Agent {
+  state: AgentState = 'unwritten';
+  current: Bundle | undefined;
+  private files: RenderedFile[] = [];
+  private timer: unknown;
+  private attempt = 0;
+  private stopped = false;
+  private busy: Promise<unknown> = Promise.resolve();
+  private readonly o: AgentOptions;
+  private readonly timers: Timers;
+  private readonly random: () => number;
+
+  constructor(o: AgentOptions) {
+    this.o = o;
+    this.timers = o.timers ?? realTimers;
+    this.random = o.random ?? Math.random;
+  }
+
+  /** Ready: a certificate we wrote (or verified) is on disk and not expired. */
+  ready(): boolean {
+    return this.current !== undefined && this.timers.now() < this.current.notAfter.getTime();
+  }
+
+  /** First write: reuse a sound, fresh set already on disk, else obtain one. Throws on failure. */
+  async first(): Promise<Bundle> {
+    const reused = await this.reuse();
+    if (reused) return reused;
+    return this.renew();
+  }
+
+  /** Keeps renewing until stop(). Call after first(), or instead of it to start with retries. */
+  keepFresh(): void {
+    this.schedule();
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    if (this.timer !== undefined) this.timers.clearTimeout(this.timer);
+    await this.busy.catch(() => undefined); // a commit in progress finishes: never a partial set
+  }
+
+  /** Rewrites the current set from memory if the files on disk no longer match it (deleted, edited). */
+  async heal(): Promise<boolean> {
+    if (!this.current || this.stopped) return false;
+    return this.serialize(async () => {
+      if (await setIntact(this.o.outDir, this.files, this.o.write)) return false;
+      await commitSet(this.o.outDir, this.files, this.o.write);
+      this.o.metrics.rewrites.inc();
+      this.o.log.warn({ outDir: this.o.outDir }, 'credential files changed on disk; rewrote them from memory (no new issuance)');
+      this.o.onWritten?.(this.current!, 'healed');
+      return true;
+    });
+  }
+
+  /** Retry now instead of at the end of the backoff (the token file changed, say). */
+  nudge(): void {
+    if (this.state === 'failing' && !this.stopped) {
+      if (this.timer !== undefined) this.timers.clearTimeout(this.timer);
+      this.timer = this.timers.setTimeout(() => void this.tick(), 0);
+    }
+  }
+
+  private serialize<T>(fn: () => Promise<T>): Promise<T> {
+    const next = this.busy.then(fn, fn);
+    this.busy = next.catch(() => undefined);
+    return next;
+  }
+
+  private async reuse(): Promise<Bundle | undefined> {
+    const onDisk = await readSet(this.o.outDir, this.o.layout.files.keys());
+    if (onDisk.size === 0) return undefined;
+    try {
+      const id = await expectedSpiffeId(this.o.obtain);
+      const b = assembleBundle({ pemText: [...onDisk.values()].join('\n') });
+      const now = new Date(this.timers.now());
+      const found = problems(b, { expectedId: id, now });
+      if (found.length || !stillFresh(b, this.o.policy, now)) {
+        this.o.log.info({ reasons: found.map((p) => p.message), notAfter: b.notAfter }, 'certificate on disk not reusable; obtaining a new one');
+        return undefined;
+      }
+      await this.accept(b, 'reused');
+      this.o.log.info({ serial: b.serial, notAfter: b.notAfter, spiffeId: b.spiffeId }, 'reusing the still-valid certificate on disk');
+      return b;
+    } catch (err) {
+      if (err instanceof AgentError && err.code === 'TOKEN_FILE') throw err;
+      this.o.log.info({ reason: (err as Error).message }, 'files on disk are not a usable credential set; obtaining a new one');
+      return undefined;
+    }
+  }
+
+  private async renew(): Promise<Bundle> {
+    const b = await obtain({ ...this.o.obtain, now: () => new Date(this.timers.now()) });
+    await this.accept(b, 'issued');
+    return b;
+  }
+
+  /** Renders and commits `b` (unless reused unchanged), then records it as current. */
+  private accept(b: Bundle, why: 'issued' | 'reused'): Promise<void> {
+    return this.serialize(async () => {
+      const files = render(this.o.layout, b);
+      if (why === 'issued' || !(await setIntact(this.o.outDir, files, this.o.write))) {
+        await commitSet(this.o.outDir, files, this.o.write);
+      }
+      const rotated = this.current !== undefined;
+      this.current = b;
+      this.files = files;
+      this.state = 'written';
+      this.attempt = 0;
+      this.o.metrics.certExpiry.set(b.notAfter.getTime() / 1000);
+      if (why === 'issued') this.o.metrics.renewals.inc({ result: 'success' });
+      this.o.log.info({ serial: b.serial, spiffeId: b.spiffeId, notAfter: b.notAfter, why }, 'credentials written');
+      this.o.onWritten?.(b, why);
+      if (rotated && why === 'issued') await this.runReload();
+    });
+  }
+
+  private async runReload(): Promise<void> {
+    try {
+      const outcome = await reload(this.o.reload);
+      if (outcome) this.o.log.info({ outcome }, 'reload hook done');
+    } catch (err) {
+      this.o.log.error({ err: (err as Error).message }, 'reload hook failed; the new files are in place');
+    }
+  }
+
+  private schedule(): void {
+    if (this.stopped) return;
+    const now = this.timers.now();
+    let at: number;
+    if (this.state === 'written' && this.current) {
+      at = renewAt(this.current, this.o.policy, this.random()).getTime();
+    } else {
+      at = now + backoffDelay(this.attempt, this.random());
+      // One last try just before the old certificate runs out, rather than after it.
+      const lastChance = this.current ? this.current.notAfter.getTime() - 1_000 : 0;
+      if (lastChance > now) at = Math.min(at, lastChance);
+    }
+    this.o.metrics.nextRenewal.set(at / 1000);
+    this.timer = this.timers.setTimeout(() => void this.tick(), Math.max(0, at - now));
+  }
+
+  private async tick(): Promise<void> {
+    if (this.stopped) return;
+    try {
+      await this.renew();
+    } catch (err) {
+      this.state = 'failing';
+      this.o.metrics.renewals.inc({ result: 'failure' });
+      const code = err instanceof AgentError ? err.code : 'RUNTIME';
+      this.o.log.error({ code, err: (err as Error).message, attempt: this.attempt, keptNotAfter: this.current?.notAfter }, 'renewal failed; keeping the current files and retrying');
+      this.attempt++;
+    }
+    this.schedule();
+  }
+}

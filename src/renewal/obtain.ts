@@ -1,0 +1,50 @@
+// One issuance, start to finish, with nothing written: read the token's
+// claims, ask Vault (issue, or sign a CSR made here), and assemble a Bundle
+// that has passed every check. The caller writes it only if this resolves.
+
+import { AgentError } from '../errors.ts';
+import { assembleBundle, problems, type Bundle } from '../certs/bundle.ts';
+import { decodeClaims, spiffeId, type TokenSource } from '../identity/token.ts';
+import type { VaultPki } from '../vault/pki.ts';
+
+export interface ObtainOptions {
+  pki: VaultPki;
+  tokenSource: TokenSource;
+  mode: 'issue' | 'sign';
+  trustDomain: string;
+  dnsSans: string[];
+  ttlSeconds: number;
+  /** PEM of extra trusted roots (all issuers of the root mount) */
+  extraRoots: () => Promise<string>;
+  now: () => Date;
+}
+
+export async function expectedSpiffeId(o: Pick<ObtainOptions, 'tokenSource' | 'trustDomain'>): Promise<string> {
+  return spiffeId(o.trustDomain, decodeClaims(await o.tokenSource.read(), o.tokenSource.path));
+}
+
+export async function obtain(o: ObtainOptions): Promise<Bundle> {
+  const id = await expectedSpiffeId(o);
+  const request = { uriSans: [id], dnsSans: o.dnsSans, ttlSeconds: o.ttlSeconds };
+  let keyPem: string;
+  let issued;
+  if (o.mode === 'sign') {
+    const { makeKeyAndCsr } = await import('../certs/csr.ts');
+    const made = await makeKeyAndCsr({ spiffeId: id, dnsSans: o.dnsSans });
+    keyPem = made.keyPem;
+    issued = await o.pki.sign({ ...request, csrPem: made.csrPem });
+  } else {
+    issued = await o.pki.issue(request);
+    if (!issued.privateKey) throw new AgentError('CERT_INVALID', 'Vault issued a certificate without a private key');
+    keyPem = issued.privateKey;
+  }
+  const bundle = assembleBundle({
+    pemText: [issued.certificate, ...issued.caChain, keyPem].join('\n'),
+    extraRoots: await o.extraRoots(),
+  });
+  const found = problems(bundle, { expectedId: id, now: o.now() });
+  if (found.length) {
+    throw new AgentError('CERT_INVALID', `refusing the certificate Vault issued (serial ${issued.serial}): ${found.map((p) => p.message).join('; ')}`);
+  }
+  return bundle;
+}

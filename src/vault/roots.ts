@@ -1,0 +1,26 @@
+// root-cert.pem holds every trusted root: all issuers of the root mount, so a
+// root rotation can overlap. Read through the PKI mount's unauthenticated
+// endpoints (LIST issuers, issuer/<id>/json): the workload policy needs nothing more.
+
+import type { Logger } from 'pino';
+import { isSelfSigned, certificates } from '../certs/pem.ts';
+import type { VaultHttp } from './http.ts';
+
+export function trustedRoots(opts: { http: VaultHttp; mount: string | undefined; log: Logger }): () => Promise<string> {
+  let warned = false;
+  return async () => {
+    if (!opts.mount) return '';
+    try {
+      const list = await opts.http.request<{ data: { keys: string[] } }>({ method: 'GET', path: `${opts.mount}/issuers?list=true`, op: 'list-issuers' });
+      const pems = await Promise.all(
+        list.data.keys.map(async (id) => (await opts.http.request<{ data: { certificate: string } }>({ method: 'GET', path: `${opts.mount}/issuer/${id}/json`, op: 'read-issuer' })).data.certificate),
+      );
+      return pems.filter((p) => certificates(p).some(isSelfSigned)).join('\n');
+    } catch (err) {
+      // Not fatal: the issued chain carries its own root. Say so once.
+      if (!warned) opts.log.warn({ mount: opts.mount, err: (err as Error).message }, 'cannot list the root mount\'s issuers; trusting the roots of the issued chain only');
+      warned = true;
+      return '';
+    }
+  };
+}

@@ -1,0 +1,85 @@
+// Wires the webhook together: TLS (given files, or automatic with caBundle
+// publishing), the server, and shutdown. The CLI parses flags into WebhookOptions.
+
+import { readFileSync, watchFile, unwatchFile } from 'node:fs';
+import type { Logger } from '../log/logger.ts';
+import { startAutoTls, type AutoTls } from './autotls.ts';
+import type { WebhookDefaults } from './defaults.ts';
+import { startServer, type WebhookServer } from './server.ts';
+
+export type TlsSource =
+  | { kind: 'files'; certFile: string; keyFile: string }
+  | {
+      kind: 'auto';
+      hosts: readonly string[];
+      certLifetimeMs: number;
+      caLifetimeMs: number;
+      /** merges CA certificates into the published caBundle */
+      publish: (caPems: readonly string[]) => Promise<void>;
+    };
+
+export interface WebhookOptions {
+  host: string;
+  port: number;
+  tls: TlsSource;
+  defaults: WebhookDefaults;
+  log: Logger;
+  /** request bounds (tests shorten them) */
+  maxBodyBytes?: number;
+  bodyTimeoutMs?: number;
+}
+
+export interface RunningWebhook {
+  url: string;
+  port: number;
+  close(): Promise<void>;
+}
+
+export async function startWebhook(opts: WebhookOptions): Promise<RunningWebhook> {
+  const { log } = opts;
+  let server: WebhookServer | undefined;
+  let auto: AutoTls | undefined;
+  let cert: string;
+  let key: string;
+  const tls = opts.tls;
+  if (tls.kind === 'files') {
+    cert = readFileSync(tls.certFile, 'utf8');
+    key = readFileSync(tls.keyFile, 'utf8');
+  } else {
+    auto = await startAutoTls({ ...tls, log, onServing: (s) => server?.setCredentials(s.certPem, s.keyPem) });
+    cert = auto.initial.certPem;
+    key = auto.initial.keyPem;
+  }
+  server = await startServer({
+    host: opts.host,
+    port: opts.port,
+    cert,
+    key,
+    defaults: opts.defaults,
+    log,
+    ...(opts.maxBodyBytes ? { maxBodyBytes: opts.maxBodyBytes } : {}),
+    ...(opts.bodyTimeoutMs ? { bodyTimeoutMs: opts.bodyTimeoutMs } : {}),
+  });
+  if (tls.kind === 'files') {
+    // A mounted Secret (cert-manager) changes under us: reload it in place.
+    const reload = (): void => {
+      try {
+        server?.setCredentials(readFileSync(tls.certFile, 'utf8'), readFileSync(tls.keyFile, 'utf8'));
+        log.info({ cert: tls.certFile }, 'serving certificate reloaded');
+      } catch (err) {
+        log.warn({ err: (err as Error).message }, 'reloading the serving certificate failed; keeping the previous one');
+      }
+    };
+    watchFile(tls.certFile, { interval: 10_000 }, reload);
+  }
+  log.info({ url: server.url, tls: tls.kind, nativeSidecar: opts.defaults.nativeSidecar, image: opts.defaults.image }, 'webhook serving');
+  return {
+    url: server.url,
+    port: server.port,
+    close: async () => {
+      auto?.stop();
+      if (tls.kind === 'files') unwatchFile(tls.certFile);
+      await server?.close();
+    },
+  };
+}

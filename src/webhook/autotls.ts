@@ -1,0 +1,89 @@
+// Automatic TLS: keeps the serving certificate fresh and the caBundle current,
+// without a restart. A new CA is published one renewal before it is used, so
+// the apiserver already trusts it when the first certificate it signed is served.
+
+import type { Logger } from '../log/logger.ts';
+import { createCa, issueServing, type Ca, type CertKey } from './tls.ts';
+
+export interface AutoTlsOptions {
+  hosts: readonly string[];
+  certLifetimeMs: number;
+  caLifetimeMs: number;
+  /** merges these CA certificates into the published caBundle */
+  publish: (caPems: readonly string[]) => Promise<void>;
+  /** receives each new serving certificate */
+  onServing: (serving: CertKey) => void;
+  log: Logger;
+}
+
+export interface AutoTls {
+  /** the first serving certificate, ready before the server starts */
+  initial: CertKey;
+  stop(): void;
+}
+
+/** Renew a serving certificate at two thirds of its lifetime (as kubelet does). */
+const RENEW_AT = 2 / 3;
+const RETRY_MS = 5_000;
+
+export async function startAutoTls(opts: AutoTlsOptions): Promise<AutoTls> {
+  const { log } = opts;
+  const newCa = (): Promise<Ca> => createCa({ commonName: `vault-pki-agent webhook CA ${process.pid}-${Date.now()}`, lifetimeMs: opts.caLifetimeMs });
+  let active = await newCa();
+  let next: Ca | undefined;
+  let stopped = false;
+  let timer: NodeJS.Timeout | undefined;
+
+  const publishUntilDone = async (cas: Ca[]): Promise<void> => {
+    for (;;) {
+      try {
+        await opts.publish(cas.map((c) => c.certPem));
+        log.info({ notAfter: cas.map((c) => c.notAfter.toISOString()) }, 'caBundle published');
+        return;
+      } catch (err) {
+        if (stopped) return;
+        log.warn({ err: (err as Error).message }, `publishing the caBundle failed; retrying in ${RETRY_MS / 1000}s`);
+        await new Promise((r) => setTimeout(r, RETRY_MS));
+      }
+    }
+  };
+  await publishUntilDone([active]);
+  const initial = await issueServing(active, { hosts: opts.hosts, lifetimeMs: opts.certLifetimeMs });
+
+  const schedule = (serving: CertKey): void => {
+    if (stopped) return;
+    const lifetime = serving.notAfter.getTime() - Date.now();
+    timer = setTimeout(() => void renew(), Math.max(250, lifetime * RENEW_AT));
+  };
+
+  const renew = async (): Promise<void> => {
+    try {
+      if (next) {
+        active = next;
+        next = undefined;
+      }
+      // Too little CA life left for two more certificates: publish its successor now, use it next time.
+      if (active.notAfter.getTime() - Date.now() < 2 * opts.certLifetimeMs) {
+        next = await newCa();
+        await opts.publish([active.certPem, next.certPem]);
+        log.info({ notAfter: next.notAfter.toISOString() }, 'next webhook CA published');
+      }
+      const serving = await issueServing(active, { hosts: opts.hosts, lifetimeMs: opts.certLifetimeMs });
+      opts.onServing(serving);
+      log.info({ notAfter: serving.notAfter.toISOString() }, 'serving certificate renewed');
+      schedule(serving);
+    } catch (err) {
+      log.error({ err: (err as Error).message }, `renewing the serving certificate failed; retrying in ${RETRY_MS / 1000}s`);
+      if (!stopped) timer = setTimeout(() => void renew(), RETRY_MS);
+    }
+  };
+  schedule(initial);
+
+  return {
+    initial,
+    stop: () => {
+      stopped = true;
+      clearTimeout(timer);
+    },
+  };
+}

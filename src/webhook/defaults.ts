@@ -1,0 +1,65 @@
+// What the webhook's flags decide for every injected pod (the annotations
+// override the Vault/identity parts per pod). Frozen once at start.
+
+export interface ResourceSpec {
+  requests: { cpu: string; memory: string };
+  limits: { memory: string };
+}
+
+export interface WebhookDefaults {
+  /** image of the injected containers: this same binary */
+  image: string;
+  imagePullPolicy: 'Always' | 'IfNotPresent' | 'Never';
+  vaultAddr: string;
+  /** ConfigMap (in the pod's namespace) holding the CA that signed Vault's TLS certificate */
+  vaultCaConfigMap?: { name: string; key: string };
+  authMount: string;
+  authRole: string;
+  pkiMount: string;
+  pkiRole: string;
+  ttl: string;
+  trustDomain: string;
+  layout: string;
+  mode: string;
+  outDir: string;
+  /** inject the sidecar as a native sidecar (init container, restartPolicy Always; Kubernetes ≥ 1.29) */
+  nativeSidecar: boolean;
+  /** port of the sidecar's /healthz, /readyz and /metrics */
+  metricsPort: number;
+  resources: ResourceSpec;
+  logLevel: string;
+}
+
+/** Paths inside the injected containers. */
+export const TOKEN_DIR = '/var/run/secrets/vault-pki-agent';
+export const TOKEN_FILE = `${TOKEN_DIR}/token`;
+export const VAULT_CA_FILE = `${TOKEN_DIR}/vault-ca.crt`;
+export const TOKEN_AUDIENCE = 'vault';
+export const TOKEN_SECONDS = 3600;
+
+/** Names the webhook gives what it adds; their presence also marks a pod as injected. */
+export const INIT_NAME = 'vault-pki-agent-init';
+export const SIDECAR_NAME = 'vault-pki-agent';
+export const CREDS_VOLUME = 'vault-pki-agent-credentials';
+export const TOKEN_VOLUME = 'vault-pki-agent-token';
+
+/** UID/GID the injected containers run as (the image's non-root user). */
+export const AGENT_UID = 65532;
+
+export const DEFAULTS: Omit<WebhookDefaults, 'image' | 'vaultAddr'> = {
+  imagePullPolicy: 'IfNotPresent',
+  authMount: 'kubernetes',
+  authRole: 'mesh-workload',
+  pkiMount: 'pki_istio',
+  pkiRole: 'istio-workload',
+  ttl: '24h',
+  trustDomain: 'cluster.local',
+  layout: 'istio',
+  mode: 'issue',
+  outDir: '/var/run/secrets/workload-spiffe-credentials',
+  nativeSidecar: true,
+  metricsPort: 9102,
+  // Node 24 with the agent's libraries idles at ~70 MiB RSS (DESIGN.md "Budgets"); the limit leaves room for a rotation.
+  resources: { requests: { cpu: '10m', memory: '80Mi' }, limits: { memory: '160Mi' } },
+  logLevel: 'info',
+};

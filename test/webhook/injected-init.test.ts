@@ -1,0 +1,127 @@
+// The injected config works, not merely exists: a pod is created through the
+// real kube-apiserver and our webhook; the stored pod's init container command
+// is then run by hand against the stack's Vault, with its volumes materialized
+// as a kubelet would (a TokenRequest token for the pod's service account, the
+// Vault CA from the ConfigMap named in the projected volume, an empty out dir).
+import { execFile } from 'node:child_process';
+import { X509Certificate } from 'node:crypto';
+import { mkdir, mkdtemp, readdir, readFile, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { V1Pod } from '@kubernetes/client-node';
+import { kubectl, saToken, stack, vaultCaPem } from '../ground/context.ts';
+import { freePort } from '../ground/stack/process.ts';
+import { meshPki, type MeshPki } from '../agent/fixture.ts';
+import { createLogger } from '../../src/log/logger.ts';
+import { startWebhook, type RunningWebhook } from '../../src/webhook/app.ts';
+import { DEFAULTS } from '../../src/webhook/defaults.ts';
+import { kubeConfig, publishCaBundle } from '../../src/webhook/kube.ts';
+
+const run = promisify(execFile);
+const MAIN = new URL('../../src/cli/main.ts', import.meta.url).pathname;
+
+describe('the injected init container', () => {
+  let m: MeshPki;
+  let hook: RunningWebhook;
+  let configName: string;
+
+  beforeAll(async () => {
+    m = await meshPki();
+    configName = `a-${m.ns}-init`;
+    await kubectl(['-n', m.ns, 'create', 'configmap', 'vault-ca', `--from-literal=ca.crt=${vaultCaPem()}`]);
+    const port = await freePort();
+    await kubectl(
+      ['apply', '-f', '-'],
+      JSON.stringify({
+        apiVersion: 'admissionregistration.k8s.io/v1',
+        kind: 'MutatingWebhookConfiguration',
+        metadata: { name: configName },
+        webhooks: [
+          {
+            name: 'inject.vault-pki-agent.io',
+            admissionReviewVersions: ['v1'],
+            sideEffects: 'None',
+            failurePolicy: 'Fail',
+            reinvocationPolicy: 'IfNeeded',
+            clientConfig: { url: `https://127.0.0.1:${port}/mutate` },
+            rules: [{ apiGroups: [''], apiVersions: ['v1'], operations: ['CREATE'], resources: ['pods'], scope: 'Namespaced' }],
+            namespaceSelector: { matchLabels: { 'kubernetes.io/metadata.name': m.ns } },
+          },
+        ],
+      }),
+    );
+    const kc = kubeConfig(stack().kubeconfig);
+    hook = await startWebhook({
+      host: '127.0.0.1',
+      port,
+      log: createLogger({ name: 'webhook-init-test', level: 'silent' }),
+      defaults: { ...DEFAULTS, image: 'vault-pki-agent:test', vaultAddr: stack().vaultAddr, vaultCaConfigMap: { name: 'vault-ca', key: 'ca.crt' } },
+      tls: { kind: 'auto', hosts: ['127.0.0.1'], certLifetimeMs: 3_600_000, caLifetimeMs: 4 * 3_600_000, publish: (pems) => publishCaBundle(kc, configName, pems) },
+    });
+  });
+
+  afterAll(async () => {
+    await kubectl(['delete', 'mutatingwebhookconfiguration', configName, '--ignore-not-found']).catch(() => undefined);
+    await hook?.close();
+  });
+
+  it("obtains the pod's SPIFFE certificate when its exact command runs against the stack", async () => {
+    const manifest = {
+      apiVersion: 'v1',
+      kind: 'Pod',
+      metadata: {
+        name: 'web',
+        annotations: {
+          'vault-pki-agent.io/inject': 'true',
+          'vault-pki-agent.io/role': m.authRole,
+          'vault-pki-agent.io/auth-mount': m.authMount,
+          'vault-pki-agent.io/pki-mount': m.pkiMount,
+          'vault-pki-agent.io/pki-role': m.pkiRole,
+          'vault-pki-agent.io/root-mount': m.rootMount,
+          'vault-pki-agent.io/ttl': '1h',
+        },
+      },
+      spec: { serviceAccountName: m.sa, containers: [{ name: 'web', image: 'nginx:1.27' }] },
+    };
+    const pod = JSON.parse(await kubectl(['-n', m.ns, 'create', '-f', '-', '-o', 'json'], JSON.stringify(manifest))) as V1Pod;
+    const init = pod.spec!.initContainers![0]!;
+    expect(init.name).toBe('vault-pki-agent-init');
+
+    // Materialize the pod's volumes at local paths, as the kubelet would.
+    const root = await mkdtemp(join(tmpdir(), 'vpa-injected-'));
+    const paths = new Map<string, string>();
+    for (const mount of init.volumeMounts!) {
+      const local = join(root, mount.name);
+      paths.set(mount.mountPath, local);
+      const volume = pod.spec!.volumes!.find((v) => v.name === mount.name)!;
+      await mkdir(local, { recursive: true });
+      for (const source of volume.projected?.sources ?? []) {
+        if (source.serviceAccountToken) {
+          const sat = source.serviceAccountToken;
+          await writeFile(join(local, sat.path), await saToken(m.ns, pod.spec!.serviceAccountName!, { audience: sat.audience!, seconds: sat.expirationSeconds! }));
+        }
+        if (source.configMap) {
+          const cm = JSON.parse(await kubectl(['-n', m.ns, 'get', 'configmap', source.configMap.name!, '-o', 'json']));
+          for (const item of source.configMap.items!) await writeFile(join(local, item.path), cm.data[item.key]);
+        }
+      }
+    }
+    const localize = (arg: string): string => {
+      for (const [mountPath, local] of paths) if (arg.includes(`=${mountPath}`)) return arg.replace(`=${mountPath}`, `=${local}`);
+      return arg;
+    };
+    const args = [...(init.command ?? []), ...init.args!.map(localize)];
+    const env = Object.fromEntries((init.env ?? []).map((e) => [e.name, e.value ?? '']));
+    const { stderr } = await run(process.execPath, [MAIN, ...args], { env: { PATH: process.env.PATH, ...env }, timeout: 60_000 }).catch((e) => {
+      throw new Error(`the injected command failed (exit ${e.code}): ${e.stderr}`);
+    });
+
+    const outDir = paths.get('/var/run/secrets/workload-spiffe-credentials')!;
+    expect((await readdir(outDir)).filter((f) => !f.startsWith('..')).sort()).toEqual(['cert-chain.pem', 'key.pem', 'root-cert.pem']);
+    const leaf = new X509Certificate(await readFile(join(outDir, 'cert-chain.pem'), 'utf8'));
+    expect(leaf.subjectAltName).toContain(`URI:spiffe://cluster.local/ns/${m.ns}/sa/${m.sa}`);
+    expect(stderr).not.toMatch(/eyJ[\w-]+\.[\w-]+\./); // the service-account token never reaches the log
+  });
+});
