@@ -11,7 +11,7 @@ import { intermediateStep } from './steps/intermediate.ts';
 import { istiodCaStep } from './steps/istiod-ca.ts';
 import { authConfigStep, authRoleStep, policyStep } from './steps/kube-auth.ts';
 import { kubernetesAuthMountStep, pkiMountStep } from './steps/mounts.ts';
-import { autoTidyStep, crlStep, urlsStep } from './steps/pki-config.ts';
+import { autoTidyStep, crlStep, firstTidyStep, urlsStep } from './steps/pki-config.ts';
 import { pkiRoleStep } from './steps/role.ts';
 import { rootCaStep } from './steps/root.ts';
 import { trustBundleStep } from './steps/trust-bundle.ts';
@@ -31,6 +31,8 @@ export function buildSteps(config: BootstrapConfig, vaultAddress: string): Step[
     ...perMount(i.mount),
     intermediateStep(i.mount),
     ...config.roles.map((r) => pkiRoleStep(r, i.mount)),
+    ...(internal ? [firstTidyStep(root.mount, config.tidy)] : []),
+    firstTidyStep(i.mount, config.tidy),
     authConfigStep(config.kubernetesAuth.mount),
     policyStep(config.kubernetesAuth.policy),
     authRoleStep(config.kubernetesAuth.mount, config.kubernetesAuth.role.name),
@@ -88,13 +90,14 @@ export async function runBootstrap(opts: RunOptions): Promise<RunResult> {
   if (checked === 'skipped') opts.log?.warn('sys/capabilities-self is denied to this token: permissions are checked step by step instead of up front');
 
   let n = 0;
-  for (const { step } of pending) {
+  for (const { step, check: planned } of pending) {
     n++;
     const started = performance.now();
     // Re-read: an earlier step may have changed what this one sees (the auth
     // accessor, the new root), and a concurrent run may have done it already.
     const fresh = await step.check(ctx);
-    const prefix = `[${n}/${pending.length}] ${SYMBOL[fresh.action]} ${step.title}`;
+    // the symbol the plan showed: a setting planned as "+" with its mount reads as "~" by now
+    const prefix = `[${n}/${pending.length}] ${SYMBOL[planned.action]} ${step.title}`;
     if (fresh.action === 'unchanged' || !fresh.apply) {
       opts.out(`${prefix}: already up to date`);
       continue;

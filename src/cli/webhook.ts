@@ -7,23 +7,41 @@ import { flagHelp, parseFlags, type FlagSpec } from './flags.ts';
 import { DEFAULTS, type WebhookDefaults } from '../webhook/defaults.ts';
 import type { TlsSource } from '../webhook/app.ts';
 
+/** Flag defaults, applied after the --config file (so a file value beats a default, a flag beats both). */
+const FLAG_DEFAULTS: Record<string, string> = {
+  listen: ':8443',
+  'tls-hosts': 'localhost,127.0.0.1',
+  'tls-cert-lifetime': '24h',
+  'tls-ca-lifetime': '720h',
+  'image-pull-policy': DEFAULTS.imagePullPolicy,
+  'default-role': DEFAULTS.authRole,
+  'native-sidecar': 'auto',
+  'agent-log-level': DEFAULTS.logLevel,
+  'log-level': 'info',
+};
+
+const STRING_FLAGS = [
+  'listen',
+  'tls-cert',
+  'tls-key',
+  'tls-hosts',
+  'tls-cert-lifetime',
+  'tls-ca-lifetime',
+  'webhook-config-name',
+  'kubeconfig',
+  'image',
+  'image-pull-policy',
+  'vault-addr',
+  'vault-cacert-configmap',
+  'default-role',
+  'native-sidecar',
+  'agent-log-level',
+  'log-level',
+] as const;
+
 const OPTIONS: FlagSpec = {
-  listen: { type: 'string', default: ':8443' },
-  'tls-cert': { type: 'string' },
-  'tls-key': { type: 'string' },
-  'tls-hosts': { type: 'string', default: 'localhost,127.0.0.1' },
-  'tls-cert-lifetime': { type: 'string', default: '24h' },
-  'tls-ca-lifetime': { type: 'string', default: '720h' },
-  'webhook-config-name': { type: 'string' },
-  kubeconfig: { type: 'string' },
-  image: { type: 'string' },
-  'image-pull-policy': { type: 'string', default: DEFAULTS.imagePullPolicy },
-  'vault-addr': { type: 'string' },
-  'vault-cacert-configmap': { type: 'string' },
-  'default-role': { type: 'string', default: DEFAULTS.authRole },
-  'native-sidecar': { type: 'string', default: 'auto' },
-  'agent-log-level': { type: 'string', default: DEFAULTS.logLevel },
-  'log-level': { type: 'string', default: 'info' },
+  ...Object.fromEntries(STRING_FLAGS.map((f) => [f, { type: 'string' as const }])),
+  config: { type: 'string' },
   help: { type: 'boolean', short: 'h' },
 };
 
@@ -44,7 +62,31 @@ const DESCRIBE: Record<string, string> = {
   'native-sidecar': 'auto (ask the apiserver: ≥ 1.29), true or false (classic sidecar container)',
   'agent-log-level': 'log level of the injected containers; default info',
   'log-level': `${LOG_LEVELS.join(', ')}; default info`,
+  config: 'YAML file whose keys are these flag names (without --); flags given on the command line win',
 };
+
+/** Reads `--config FILE`: a YAML map of flag names to values; unknown keys are a usage error. */
+async function configFile(file: string): Promise<Record<string, string>> {
+  const { readFile } = await import('node:fs/promises');
+  const { parse } = await import('yaml');
+  let doc: unknown;
+  try {
+    doc = parse(await readFile(file, 'utf8'));
+  } catch (err) {
+    throw new AgentError('CONFIG', `--config ${file}: cannot read it as YAML: ${(err as Error).message}`);
+  }
+  if (doc === null || doc === undefined) return {};
+  if (typeof doc !== 'object' || Array.isArray(doc)) throw new AgentError('CONFIG', `--config ${file}: expected a map of flag names to values`);
+  const out: Record<string, string> = {};
+  const problems: string[] = [];
+  for (const [k, v] of Object.entries(doc)) {
+    if (!(STRING_FLAGS as readonly string[]).includes(k)) problems.push(`unknown key ${JSON.stringify(k)} (the keys are the flag names: ${STRING_FLAGS.join(', ')})`);
+    else if (typeof v !== 'string' && typeof v !== 'number' && typeof v !== 'boolean') problems.push(`key ${k}: expected a single value`);
+    else out[k] = String(v);
+  }
+  if (problems.length > 0) throw new AgentError('CONFIG', `--config ${file}: ${problems.join('; ')}`);
+  return out;
+}
 
 /** "24h", "90m", "1h30m", "500ms" → milliseconds. */
 export function parseDuration(flag: string, v: string): number {
@@ -62,12 +104,15 @@ export function parseListen(v: string): { host: string; port: number } {
 }
 
 export async function webhookCommand(argv: string[]): Promise<number> {
-  const { values: v } = parseFlags('webhook', argv, OPTIONS);
-  const str = (k: string): string | undefined => v[k] as string | undefined;
-  if (v.help) {
+  const { values: cli } = parseFlags('webhook', argv, OPTIONS);
+  if (cli.help) {
     process.stdout.write(flagHelp('webhook', 'Serve the pod-injection admission webhook (AdmissionReview v1).', OPTIONS, DESCRIBE));
     return 0;
   }
+  const fromFile = typeof cli.config === 'string' ? await configFile(cli.config) : {};
+  const given = Object.fromEntries(Object.entries(cli).filter(([, val]) => typeof val === 'string')) as Record<string, string>;
+  const v: Record<string, string> = { ...FLAG_DEFAULTS, ...fromFile, ...given };
+  const str = (k: string): string | undefined => v[k];
   const problems: string[] = [];
   const image = str('image');
   if (!image) problems.push('--image is required: the image of the injected containers (this image)');

@@ -16,6 +16,8 @@ export type TlsSource =
       caLifetimeMs: number;
       /** merges CA certificates into the published caBundle */
       publish: (caPems: readonly string[]) => Promise<void>;
+      /** how often the caBundle is checked for our CAs (default 60 s) */
+      recheckMs?: number;
     };
 
 export interface WebhookOptions {

@@ -14,6 +14,8 @@ export interface AutoTlsOptions {
   /** receives each new serving certificate */
   onServing: (serving: CertKey) => void;
   log: Logger;
+  /** how often to check that the caBundle still holds our CAs (someone may have overwritten it); default 60 s */
+  recheckMs?: number;
 }
 
 export interface AutoTls {
@@ -79,11 +81,20 @@ export async function startAutoTls(opts: AutoTlsOptions): Promise<AutoTls> {
   };
   schedule(initial);
 
+  // A GitOps tool re-applying the chart's manifest can wipe the caBundle: put our CAs back (a read; a write only if missing).
+  const recheck = setInterval(() => {
+    opts.publish([active, ...(next ? [next] : [])].map((c) => c.certPem)).catch((err: unknown) => {
+      log.warn({ err: (err as Error).message }, 'checking the caBundle failed; will retry');
+    });
+  }, opts.recheckMs ?? 60_000);
+  recheck.unref();
+
   return {
     initial,
     stop: () => {
       stopped = true;
       clearTimeout(timer);
+      clearInterval(recheck);
     },
   };
 }

@@ -99,7 +99,7 @@ describe('bad input exits 2 with one line naming the input, before any side effe
   const cases: [string, string[], RegExp][] = [
     ['no Vault address', ['--vault-addr='], /no Vault address: set --vault-addr or VAULT_ADDR/],
     ['an unknown flag', ['--frobnicate=1'], /Unknown option '--frobnicate'/],
-    ['a bad ttl', ['--ttl=forever'], /--ttl forever: must be a duration/],
+    ['a bad ttl', ['--ttl=forever'], /--ttl forever: must be a positive duration/],
     ['a grace ratio outside (0,1)', ['--grace-ratio=1.5'], /--grace-ratio 1\.5: must be a number strictly between 0 and 1/],
     ['a missing token file', ['--token-path=/nonexistent/token'], /cannot read the service-account token at \/nonexistent\/token \(ENOENT\)/],
   ];

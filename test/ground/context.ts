@@ -59,10 +59,10 @@ export async function kubectl(args: string[], input?: string): Promise<string> {
 /** Creates namespace + service account (idempotent). */
 export async function serviceAccount(ns: string, sa: string): Promise<void> {
   await kubectl(['create', 'namespace', ns]).catch((e) => {
-    if (!/AlreadyExists/.test(String(e.stderr ?? e))) throw e;
+    if (!/AlreadyExists|already exists/i.test(String(e.stderr ?? e))) throw e;
   });
   await kubectl(['-n', ns, 'create', 'serviceaccount', sa]).catch((e) => {
-    if (!/AlreadyExists/.test(String(e.stderr ?? e))) throw e;
+    if (!/AlreadyExists|already exists/i.test(String(e.stderr ?? e))) throw e;
   });
 }
 
@@ -89,7 +89,7 @@ export async function reviewer(): Promise<{ jwt: string; host: string; caPem: st
   await serviceAccount(ns, 'vault-auth');
   await kubectl(['create', 'clusterrolebinding', 'vault-auth-delegator', '--clusterrole=system:auth-delegator', `--serviceaccount=${ns}:vault-auth`]).catch(
     (e) => {
-      if (!/AlreadyExists/.test(String(e.stderr ?? e))) throw e;
+      if (!/AlreadyExists|already exists/i.test(String(e.stderr ?? e))) throw e;
     },
   );
   const jwt = await saToken(ns, 'vault-auth', { audience: 'https://kubernetes.default.svc.cluster.local', seconds: 86400 });

@@ -21,14 +21,23 @@ describe('webhook command', () => {
     for (const flag of ['--image', '--vault-addr', '--native-sidecar', '--listen', '--tls-cert and --tls-key']) expect(err.stderr).toContain(flag);
   });
 
-  it('serves AdmissionReviews with given certificate files and stops cleanly on SIGTERM', async () => {
+  it('rejects an unknown key in the --config file with exit 2, listing the keys', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'vpa-wh-cli-'));
+    await writeFile(join(dir, 'webhook.yaml'), 'image: vpa:test\nvault-adress: https://vault:8200\n');
+    const err = await run(process.execPath, [MAIN, 'webhook', '--config', join(dir, 'webhook.yaml')]).catch((e) => e);
+    expect(err.code).toBe(2);
+    expect(err.stderr).toMatch(/unknown key "vault-adress" \(the keys are the flag names: .*vault-addr/);
+  });
+
+  it('serves AdmissionReviews with given certificate files (flags from --config, the command line winning) and stops cleanly on SIGTERM', async () => {
     const dir = await mkdtemp(join(tmpdir(), 'vpa-wh-cli-'));
     const ca = await createCa({ commonName: 'cli test', lifetimeMs: 3_600_000 });
     const serving = await issueServing(ca, { hosts: ['127.0.0.1'], lifetimeMs: 3_600_000 });
     await writeFile(join(dir, 'tls.crt'), serving.certPem);
     await writeFile(join(dir, 'tls.key'), serving.keyPem);
     const port = await freePort();
-    const child = spawn(process.execPath, [MAIN, 'webhook', `--listen=127.0.0.1:${port}`, `--tls-cert=${join(dir, 'tls.crt')}`, `--tls-key=${join(dir, 'tls.key')}`, '--image=vpa:test', '--vault-addr=https://vault:8200', '--native-sidecar=true'], { stdio: ['ignore', 'ignore', 'pipe'] });
+    await writeFile(join(dir, 'webhook.yaml'), `listen: "127.0.0.1:1"\ntls-cert: ${join(dir, 'tls.crt')}\ntls-key: ${join(dir, 'tls.key')}\nimage: vpa:test\nvault-addr: https://vault:8200\nnative-sidecar: "true"\n`);
+    const child = spawn(process.execPath, [MAIN, 'webhook', '--config', join(dir, 'webhook.yaml'), `--listen=127.0.0.1:${port}`], { stdio: ['ignore', 'ignore', 'pipe'] });
     let stderr = '';
     child.stderr.on('data', (d) => (stderr += d));
     await new Promise<void>((resolve, reject) => {

@@ -122,6 +122,7 @@ describe('webhook through the real kube-apiserver', () => {
         hosts: ['127.0.0.1'],
         certLifetimeMs: 3_000,
         caLifetimeMs: 12_000,
+        recheckMs: 500,
         publish: async (pems) => {
           await publishCaBundle(kc, configName, pems);
           published++;
@@ -194,6 +195,18 @@ describe('webhook through the real kube-apiserver', () => {
     const proxy = stored.spec!.containers.find((c) => c.name === 'istio-proxy')!;
     expect(proxy.volumeMounts).toContainEqual({ name: 'vault-pki-agent-credentials', mountPath: '/var/run/secrets/workload-spiffe-credentials', readOnly: true });
     expect(stored.spec!.volumes!.filter((v) => v.name === 'vault-pki-agent-credentials').length).toBe(1);
+  });
+
+  it('puts its CA back when someone wipes the caBundle', async () => {
+    await kubectl(['patch', 'mutatingwebhookconfiguration', configName, '--type=json', '-p', '[{"op":"remove","path":"/webhooks/0/clientConfig/caBundle"}]']);
+    const deadline = Date.now() + 10_000;
+    let bundle: string | undefined;
+    while (!bundle && Date.now() < deadline) {
+      bundle = JSON.parse(await kubectl(['get', 'mutatingwebhookconfiguration', configName, '-o', 'json'])).webhooks[0].clientConfig.caBundle;
+    }
+    expect(bundle).toBeTruthy();
+    const stored = await create(ns, pod('after-wipe', { 'vault-pki-agent.io/inject': 'true' }));
+    expect(stored.metadata!.annotations!['vault-pki-agent.io/status']).toBe('injected');
   });
 
   it('keeps admitting pods while its serving certificate and CA rotate (caBundle republished through the API)', async () => {

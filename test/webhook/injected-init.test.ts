@@ -3,15 +3,15 @@
 // is then run by hand against the stack's Vault, with its volumes materialized
 // as a kubelet would (a TokenRequest token for the pod's service account, the
 // Vault CA from the ConfigMap named in the projected volume, an empty out dir).
-import { execFile } from 'node:child_process';
+import { execFile, spawn } from 'node:child_process';
 import { X509Certificate } from 'node:crypto';
 import { mkdir, mkdtemp, readdir, readFile, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { V1Pod } from '@kubernetes/client-node';
-import { kubectl, saToken, stack, vaultCaPem } from '../ground/context.ts';
+import type { V1Container, V1Pod } from '@kubernetes/client-node';
+import { kubectl, saToken, stack, uniqueName, vaultCaPem } from '../ground/context.ts';
 import { freePort } from '../ground/stack/process.ts';
 import { meshPki, type MeshPki } from '../agent/fixture.ts';
 import { createLogger } from '../../src/log/logger.ts';
@@ -67,12 +67,13 @@ describe('the injected init container', () => {
     await hook?.close();
   });
 
-  it("obtains the pod's SPIFFE certificate when its exact command runs against the stack", async () => {
+  /** Creates the pod through the apiserver (and so our webhook) and materializes our volumes at local paths, as the kubelet would. */
+  async function injectedPod(name: string, annotations: Record<string, string>): Promise<{ pod: V1Pod; paths: Map<string, string> }> {
     const manifest = {
       apiVersion: 'v1',
       kind: 'Pod',
       metadata: {
-        name: 'web',
+        name,
         annotations: {
           'vault-pki-agent.io/inject': 'true',
           'vault-pki-agent.io/role': m.authRole,
@@ -80,22 +81,17 @@ describe('the injected init container', () => {
           'vault-pki-agent.io/pki-mount': m.pkiMount,
           'vault-pki-agent.io/pki-role': m.pkiRole,
           'vault-pki-agent.io/root-mount': m.rootMount,
-          'vault-pki-agent.io/ttl': '1h',
+          ...annotations,
         },
       },
       spec: { serviceAccountName: m.sa, containers: [{ name: 'web', image: 'nginx:1.27' }] },
     };
     const pod = JSON.parse(await kubectl(['-n', m.ns, 'create', '-f', '-', '-o', 'json'], JSON.stringify(manifest))) as V1Pod;
-    const init = pod.spec!.initContainers![0]!;
-    expect(init.name).toBe('vault-pki-agent-init');
-
-    // Materialize the pod's volumes at local paths, as the kubelet would.
     const root = await mkdtemp(join(tmpdir(), 'vpa-injected-'));
     const paths = new Map<string, string>();
-    for (const mount of init.volumeMounts!) {
-      const local = join(root, mount.name);
-      paths.set(mount.mountPath, local);
-      const volume = pod.spec!.volumes!.find((v) => v.name === mount.name)!;
+    // Only our volumes: the one the ServiceAccount admission plugin adds is not read by the agent.
+    for (const volume of pod.spec!.volumes!.filter((v) => v.name.startsWith('vault-pki-agent-'))) {
+      const local = join(root, volume.name);
       await mkdir(local, { recursive: true });
       for (const source of volume.projected?.sources ?? []) {
         if (source.serviceAccountToken) {
@@ -107,21 +103,69 @@ describe('the injected init container', () => {
           for (const item of source.configMap.items!) await writeFile(join(local, item.path), cm.data[item.key]);
         }
       }
+      for (const c of pod.spec!.initContainers!) {
+        for (const vm of c.volumeMounts ?? []) if (vm.name === volume.name) paths.set(vm.mountPath, local);
+      }
     }
+    return { pod, paths };
+  }
+
+  /** The container's command line with each volume's mount path replaced by its local folder. */
+  function commandOf(container: V1Container, paths: Map<string, string>): string[] {
     const localize = (arg: string): string => {
       for (const [mountPath, local] of paths) if (arg.includes(`=${mountPath}`)) return arg.replace(`=${mountPath}`, `=${local}`);
       return arg;
     };
-    const args = [...(init.command ?? []), ...init.args!.map(localize)];
-    const env = Object.fromEntries((init.env ?? []).map((e) => [e.name, e.value ?? '']));
-    const { stderr } = await run(process.execPath, [MAIN, ...args], { env: { PATH: process.env.PATH, ...env }, timeout: 60_000 }).catch((e) => {
-      throw new Error(`the injected command failed (exit ${e.code}): ${e.stderr}`);
-    });
+    return [...(container.command ?? []), ...container.args!.map(localize)];
+  }
 
-    const outDir = paths.get('/var/run/secrets/workload-spiffe-credentials')!;
-    expect((await readdir(outDir)).filter((f) => !f.startsWith('..')).sort()).toEqual(['cert-chain.pem', 'key.pem', 'root-cert.pem']);
-    const leaf = new X509Certificate(await readFile(join(outDir, 'cert-chain.pem'), 'utf8'));
-    expect(leaf.subjectAltName).toContain(`URI:spiffe://cluster.local/ns/${m.ns}/sa/${m.sa}`);
-    expect(stderr).not.toMatch(/eyJ[\w-]+\.[\w-]+\./); // the service-account token never reaches the log
+  const envOf = (container: V1Container): NodeJS.ProcessEnv => ({ PATH: process.env.PATH, ...Object.fromEntries((container.env ?? []).map((e) => [e.name, e.value ?? ''])) });
+
+  const cases: Record<string, [Record<string, string>, string[], string]> = {
+    "obtains the pod's SPIFFE certificate when its exact command runs against the stack": [{ 'vault-pki-agent.io/ttl': '1h' }, ['cert-chain.pem', 'key.pem', 'root-cert.pem'], 'cert-chain.pem'],
+    'works as well in sign mode with the spiffe layout (the key never leaves the pod)': [
+      { 'vault-pki-agent.io/mode': 'sign', 'vault-pki-agent.io/layout': 'spiffe', 'vault-pki-agent.io/out-dir': '/run/svid' },
+      ['svid.pem', 'svid_bundle.pem', 'svid_key.pem'],
+      'svid.pem',
+    ],
+  };
+  for (const [title, [annotations, files, leafFile]] of Object.entries(cases)) {
+    it(title, async () => {
+      const { pod, paths } = await injectedPod(uniqueName('web'), annotations);
+      const init = pod.spec!.initContainers![0]!;
+      expect(init.name).toBe('vault-pki-agent-init');
+      const { stderr } = await run(process.execPath, [MAIN, ...commandOf(init, paths)], { env: envOf(init), timeout: 60_000 }).catch((e) => {
+        throw new Error(`the injected command failed (exit ${e.code}): ${e.stderr}`);
+      });
+      const outDir = paths.get(annotations['vault-pki-agent.io/out-dir'] ?? '/var/run/secrets/workload-spiffe-credentials')!;
+      expect((await readdir(outDir)).filter((f) => !f.startsWith('..')).sort()).toEqual(files);
+      const leaf = new X509Certificate(await readFile(join(outDir, leafFile), 'utf8'));
+      expect(leaf.subjectAltName).toContain(`URI:spiffe://cluster.local/ns/${m.ns}/sa/${m.sa}`);
+      expect(stderr).not.toMatch(/eyJ[\w-]+\.[\w-]+\./); // the service-account token never reaches the log
+    });
+  }
+
+  it('runs the injected sidecar command until ready, within its memory limit', async () => {
+    const { pod, paths } = await injectedPod(uniqueName('side'), {});
+    const [init, sidecar] = pod.spec!.initContainers!;
+    await run(process.execPath, [MAIN, ...commandOf(init!, paths)], { env: envOf(init!), timeout: 60_000 });
+    const port = await freePort();
+    // The one change: the sidecar's port, as tests share one network namespace.
+    const args = commandOf(sidecar!, paths).map((a) => (a.startsWith('--listen=') ? `--listen=127.0.0.1:${port}` : a));
+    const child = spawn(process.execPath, [MAIN, ...args], { env: envOf(sidecar!), stdio: 'ignore' });
+    try {
+      let ready = false;
+      for (let i = 0; i < 100 && !ready; i++) {
+        ready = await fetch(`http://127.0.0.1:${port}/readyz`).then((r) => r.ok, () => false);
+        if (!ready) await new Promise((r) => setTimeout(r, 100));
+      }
+      expect(ready).toBe(true);
+      const rssKiB = Number(/VmRSS:\s+(\d+)/.exec(await readFile(`/proc/${child.pid}/status`, 'utf8'))![1]);
+      const limitMiB = Number.parseInt(String(sidecar!.resources!.limits!.memory), 10);
+      console.log(`[webhook] injected sidecar RSS when ready: ${(rssKiB / 1024).toFixed(0)} MiB (request ${sidecar!.resources!.requests!.memory}, limit ${limitMiB}Mi)`);
+      expect(rssKiB / 1024).toBeLessThan(limitMiB);
+    } finally {
+      child.kill('SIGTERM');
+    }
   });
 });

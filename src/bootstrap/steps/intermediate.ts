@@ -19,10 +19,11 @@ async function pendingKey(ctx: Context, mount: string, issuers: Issuer[]): Promi
 
 async function makeCsr(ctx: Context, keyRef: string | undefined): Promise<string> {
   const i = ctx.config.intermediate;
-  const body = { common_name: i.commonName, key_type: i.keyType, key_bits: i.keyBits, exclude_cn_from_sans: true };
+  const body = { common_name: i.commonName, exclude_cn_from_sans: true };
+  // an existing key already has its type; only a new one is given key_type/key_bits
   const res = keyRef
     ? await ctx.vault.write(`${i.mount}/intermediate/generate/existing`, { ...body, key_ref: keyRef }, 'intermediate csr')
-    : await ctx.vault.write(`${i.mount}/intermediate/generate/internal`, body, 'intermediate csr');
+    : await ctx.vault.write(`${i.mount}/intermediate/generate/internal`, { ...body, key_type: i.keyType, key_bits: i.keyBits }, 'intermediate csr');
   return String(res.csr);
 }
 

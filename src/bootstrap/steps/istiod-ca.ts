@@ -3,23 +3,20 @@
 // (Vault never exports its own intermediate key), signed by the root mount.
 // The key goes straight into the Secret: never into a plan line or a log.
 
-import { createPrivateKey, generateKeyPairSync, webcrypto, X509Certificate } from 'node:crypto';
+import { createPrivateKey, webcrypto, X509Certificate } from 'node:crypto';
 import { formatDuration } from '../duration.ts';
 import type { Check, Context, Step } from '../plan.ts';
 import { isSelfSigned, splitPem } from '../pem.ts';
 import { MANAGED_BY, trustedRoots } from './trust-bundle.ts';
 
 async function csrFor(commonName: string): Promise<{ csrPem: string; keyPem: string }> {
-  await import('reflect-metadata');
+  await import('reflect-metadata'); // @peculiar/x509's decorators need it first
   const x509 = await import('@peculiar/x509');
-  const alg = { name: 'ECDSA', namedCurve: 'P-256', hash: 'SHA-256' };
-  const { privateKey } = generateKeyPairSync('ec', { namedCurve: 'P-256' });
-  const keyPem = privateKey.export({ type: 'pkcs8', format: 'pem' }).toString();
-  const pkcs8 = privateKey.export({ type: 'pkcs8', format: 'der' });
-  const cryptoKey = await webcrypto.subtle.importKey('pkcs8', pkcs8, alg, true, ['sign']);
-  const jwk = privateKey.export({ format: 'jwk' });
-  const publicKey = await webcrypto.subtle.importKey('jwk', { kty: 'EC', crv: 'P-256', x: jwk.x, y: jwk.y }, alg, true, ['verify']);
-  const csr = await x509.Pkcs10CertificateRequestGenerator.create({ name: `CN=${commonName}`, keys: { privateKey: cryptoKey, publicKey }, signingAlgorithm: alg });
+  const alg = { name: 'ECDSA', namedCurve: 'P-256', hash: 'SHA-256' } as const;
+  const keys = (await webcrypto.subtle.generateKey(alg, true, ['sign', 'verify'])) as webcrypto.CryptoKeyPair;
+  const csr = await x509.Pkcs10CertificateRequestGenerator.create({ name: `CN=${commonName}`, keys, signingAlgorithm: alg });
+  const pkcs8 = Buffer.from(await webcrypto.subtle.exportKey('pkcs8', keys.privateKey));
+  const keyPem = createPrivateKey({ key: pkcs8, format: 'der', type: 'pkcs8' }).export({ type: 'pkcs8', format: 'pem' }).toString();
   return { csrPem: csr.toString('pem'), keyPem };
 }
 

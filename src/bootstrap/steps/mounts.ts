@@ -17,7 +17,7 @@ export function pkiMountStep(mount: string, maxLeaseTtl: number, description: st
     title: `mount ${mount}/`,
     async check(ctx: Context): Promise<Check> {
       const desired = { max_lease_ttl: maxLeaseTtl, passthrough_request_headers: PASSTHROUGH, allowed_response_headers: RESPONSE_HEADERS };
-      const current = await ctx.vault.read(`sys/mounts/${mount}`, 'read mount');
+      const current = (await ctx.vault.read('sys/mounts', 'list mounts'))?.[`${mount}/`];
       const needs = [{ path: `sys/mounts/${mount}`, capabilities: ['update' as const], why: `enable the ${mount} PKI engine` }];
       if (!current) {
         return {
@@ -46,11 +46,17 @@ export function pkiMountStep(mount: string, maxLeaseTtl: number, description: st
   };
 }
 
+// The listings, not sys/mounts/<path>: those answer 400 (not 404) for a
+// missing mount, and need sudo for auth methods.
+async function authMount(ctx: Context, mount: string): Promise<{ type: string; accessor: string } | undefined> {
+  return (await ctx.vault.read('sys/auth', 'list auth mounts'))?.[`${mount}/`];
+}
+
 export function kubernetesAuthMountStep(mount: string): Step {
   return {
     title: `auth ${mount}/`,
     async check(ctx: Context): Promise<Check> {
-      const current = await ctx.vault.read(`sys/auth/${mount}`, 'read auth mount');
+      const current = await authMount(ctx, mount);
       if (current) {
         if (current.type !== 'kubernetes') {
           throw new AgentError('CONFIG', `auth mount ${mount}/ exists with type "${current.type}", not kubernetes; choose another kubernetesAuth.mount`);
@@ -64,7 +70,7 @@ export function kubernetesAuthMountStep(mount: string): Step {
         needs: [{ path: `sys/auth/${mount}`, capabilities: ['update', 'sudo'], why: 'enable the Kubernetes auth method' }],
         apply: async () => {
           await ctx.vault.write(`sys/auth/${mount}`, { type: 'kubernetes', description: 'vault-pki-agent workloads' }, 'enable auth');
-          const created = await ctx.vault.read(`sys/auth/${mount}`, 'read auth mount');
+          const created = await authMount(ctx, mount);
           ctx.state.accessor = created?.accessor;
           return created?.accessor;
         },

@@ -69,3 +69,32 @@ export function autoTidyStep(mount: string, tidy: { enabled: boolean; interval: 
     durations: ['interval_duration', 'safety_buffer'],
   });
 }
+
+/**
+ * One tidy on a mount that has never been tidied, so the first auto-tidy is
+ * not 12 h away (`vault pki health-check` flags "tidy has never run" as
+ * critical). Vault keeps manual tidy status in memory only: after a Vault
+ * restart, and until auto-tidy has run once, a re-run tidies once more.
+ */
+export function firstTidyStep(mount: string, tidy: { enabled: boolean; safetyBuffer: number }): Step {
+  return {
+    title: `${mount}/tidy (first run)`,
+    async check(ctx: Context): Promise<Check> {
+      if (!tidy.enabled) return { action: 'unchanged', detail: 'tidy disabled' };
+      const status = await ctx.vault.read(`${mount}/tidy-status`, 'read tidy status');
+      const never = !status || (status.state === 'Inactive' && !status.time_started && !status.last_auto_tidy_finished);
+      if (!never) return { action: 'unchanged', detail: status.state };
+      return {
+        action: 'create',
+        needs: [{ path: `${mount}/tidy`, capabilities: ['update'], why: 'start the first tidy' }],
+        apply: async () => {
+          await ctx.vault.write(
+            `${mount}/tidy`,
+            { tidy_cert_store: true, tidy_revoked_certs: true, tidy_revoked_cert_issuer_associations: true, safety_buffer: tidy.safetyBuffer },
+            'tidy',
+          );
+        },
+      };
+    },
+  };
+}

@@ -28,7 +28,6 @@ export function roleBody(config: BootstrapConfig, role: Role, accessor: string):
   return {
     key_type: 'ec',
     key_bits: 256,
-    signature_bits: 0,
     ttl: role.ttl,
     max_ttl: role.maxTtl,
     require_cn: false,

@@ -117,7 +117,7 @@ export class FileVault {
     await waitHealthy(this.proc, async () => (await healthCode(this.addr, this.caPem)) !== 0);
     if ((await healthCode(this.addr, this.caPem)) === 501) {
       const init = await vaultApi(this, 'PUT', 'sys/init', { secret_shares: 1, secret_threshold: 1 });
-      this.unsealKey = init.keys_b64[0];
+      this.unsealKey = init.keys_base64[0];
       this.token = init.root_token;
     }
     await this.unseal();
