@@ -4,7 +4,10 @@
 // fixed 200 req/s (open loop: latency counted from the scheduled send time)
 // and the maximum throughput (closed loop, several concurrencies).
 //
-//   node bench/webhook.ts [--seconds 10] [--rate 200]
+//   node bench/webhook.ts [--seconds 10] [--rate 200] [--rounds 3]
+//
+// The targets take turns (round robin, `--rounds` times) so that both see the
+// same background load; the load average is printed with the results.
 //
 // vault-k8s needs an in-cluster config only to start (no API call per
 // request): it runs in a private mount namespace (unshare) where a dummy
@@ -12,7 +15,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtemp, writeFile, rm } from 'node:fs/promises';
 import https from 'node:https';
-import { tmpdir } from 'node:os';
+import { cpus, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { ensurePeer } from '../test/ground/peers/build.ts';
@@ -20,9 +23,10 @@ import { freePort } from '../test/ground/stack/process.ts';
 import { createCa, issueServing } from '../src/webhook/tls.ts';
 import { admissionReview, typicalPod } from '../test/webhook/fixtures.ts';
 
-const { values } = parseArgs({ options: { seconds: { type: 'string', default: '10' }, rate: { type: 'string', default: '200' } } });
+const { values } = parseArgs({ options: { seconds: { type: 'string', default: '10' }, rate: { type: 'string', default: '200' }, rounds: { type: 'string', default: '3' } } });
 const SECONDS = Number(values.seconds);
 const RATE = Number(values.rate);
+const ROUNDS = Number(values.rounds);
 
 interface Target {
   name: string;
@@ -66,7 +70,7 @@ async function waitUp(url: string, ca: string, proc: ChildProcess, name: string)
 
 const pct = (sorted: number[], p: number): number => sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] ?? NaN;
 
-async function fixedRate(url: string, ca: string): Promise<{ p50: number; p99: number; max: number; errors: number }> {
+async function fixedRate(url: string, ca: string): Promise<{ lat: number[]; errors: number }> {
   const agent = new https.Agent({ keepAlive: true, maxSockets: 64 });
   const total = RATE * SECONDS;
   const lat: number[] = [];
@@ -89,8 +93,7 @@ async function fixedRate(url: string, ca: string): Promise<{ p50: number; p99: n
   }
   await Promise.all(pending);
   agent.destroy();
-  lat.sort((a, b) => a - b);
-  return { p50: pct(lat, 50), p99: pct(lat, 99), max: lat[lat.length - 1] ?? NaN, errors };
+  return { lat, errors };
 }
 
 async function closedLoop(url: string, ca: string, concurrency: number): Promise<number> {
@@ -157,22 +160,30 @@ async function main(): Promise<void> {
       const ops = JSON.parse(Buffer.from(r.response.patch ?? '', 'base64').toString() || '[]').length;
       console.log(`${t.name}: allowed=${r.response.allowed}, ${ops} patch ops`);
     }
-    const rows: string[][] = [];
-    for (const t of targets) {
-      await closedLoop(t.url, ca.certPem, 8); // warm-up (JIT, TLS sessions)
-      const fr = await fixedRate(t.url, ca.certPem);
-      let best = 0;
-      let bestC = 0;
-      for (const c of [1, 8, 32, 64]) {
-        const rps = await closedLoop(t.url, ca.certPem, c);
-        if (rps > best) [best, bestC] = [rps, c];
+    const load0 = loadavg()[0]!.toFixed(2);
+    const results = targets.map(() => ({ lat: [] as number[], errors: 0, best: 0, bestC: 0 }));
+    for (const t of targets) await closedLoop(t.url, ca.certPem, 8); // warm-up (JIT, TLS sessions)
+    for (let round = 0; round < ROUNDS; round++) {
+      for (const [i, t] of targets.entries()) {
+        const r = results[i]!;
+        const fr = await fixedRate(t.url, ca.certPem);
+        r.lat.push(...fr.lat);
+        r.errors += fr.errors;
+        for (const c of [1, 8, 32]) {
+          const rps = await closedLoop(t.url, ca.certPem, c);
+          if (rps > r.best) [r.best, r.bestC] = [rps, c];
+        }
       }
-      rows.push([t.name, fr.p50.toFixed(2), fr.p99.toFixed(2), fr.max.toFixed(1), String(fr.errors), `${best.toFixed(0)} (c=${bestC})`]);
     }
+    const rows = targets.map((t, i) => {
+      const r = results[i]!;
+      const lat = r.lat.sort((a, b) => a - b);
+      return [t.name, pct(lat, 50).toFixed(2), pct(lat, 99).toFixed(2), (lat[lat.length - 1] ?? NaN).toFixed(1), String(r.errors), `${r.best.toFixed(0)} (c=${r.bestC})`];
+    });
     const head = ['webhook', `p50 ms @${RATE}/s`, `p99 ms @${RATE}/s`, 'max ms', 'errors', 'max req/s'];
     const widths = head.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
     const line = (cells: string[]): string => cells.map((c, i) => c.padEnd(widths[i]!)).join('  ');
-    console.log(`\n${SECONDS}s per measurement, loopback, HTTP/1.1 keep-alive, Node ${process.version} client\n`);
+    console.log(`\n${ROUNDS} rounds × ${SECONDS}s per measurement, taking turns; loopback, HTTP/1.1 keep-alive, Node ${process.version} client; ${cpus().length} CPUs, load average ${load0} → ${loadavg()[0]!.toFixed(2)}\n`);
     console.log(line(head));
     for (const r of rows) console.log(line(r));
   } finally {

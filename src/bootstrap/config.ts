@@ -6,7 +6,7 @@ import { readFile } from 'node:fs/promises';
 import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
 import { AgentError } from '../errors.ts';
-import { formatDuration, parseDuration } from './duration.ts';
+import { formatDuration, parseDuration } from '../config/duration.ts';
 
 /** A duration in the file ("24h"), seconds at runtime. */
 const duration = (fallback: string) =>

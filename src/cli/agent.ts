@@ -6,7 +6,7 @@ import { dirname } from 'node:path';
 import { AgentError, isAgentError } from '../errors.ts';
 import { agentFlagSpec, FIELDS, loadAgentConfig, type AgentConfig } from '../config/agent-config.ts';
 import { decodeClaims, fileTokenSource } from '../identity/token.ts';
-import { createLogger, type Logger } from '../log/logger.ts';
+import { createLogger, type Logger, type LogLevel } from '../log/logger.ts';
 import { agentMetrics } from '../metrics/agent-metrics.ts';
 import { loadLayout } from '../output/templates.ts';
 import { Agent } from '../renewal/agent.ts';
@@ -30,7 +30,7 @@ async function prepare(command: 'init' | 'run', argv: string[]) {
     return undefined;
   }
   const config = await loadAgentConfig(values);
-  const log = createLogger({ name: `vault-pki-agent-${command}`, level: config.logLevel as never });
+  const log = createLogger({ name: `vault-pki-agent-${command}`, level: config.logLevel as LogLevel });
   const tokenSource = fileTokenSource(config.auth.tokenPath);
   // Before any side effect: the token must be there and be a service-account JWT, the layout must load.
   decodeClaims(await tokenSource.read(), tokenSource.path);

@@ -6,7 +6,7 @@ type Labels = Record<string, string>;
 
 const key = (labels: Labels) =>
   Object.entries(labels)
-    .sort(([a], [b]) => a.localeCompare(b))
+    .sort(([a], [b]) => (a < b ? -1 : 1)) // not localeCompare: ICU's collator costs ~10 ms at first use
     .map(([k, v]) => `${k}="${v.replace(/\\/g, '\\\\').replace(/"/g, '\\"').replace(/\n/g, '\\n')}"`)
     .join(',');
 

@@ -2,7 +2,8 @@
 // plain placeholder substitution: PEM must reach the disk byte for byte.
 
 import { readdir, readFile } from 'node:fs/promises';
-import { join, resolve } from 'node:path';
+import { existsSync } from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { AgentError } from '../errors.ts';
 import { chainPem, rootsPem, type Bundle } from '../certs/bundle.ts';
@@ -18,11 +19,19 @@ export interface Layout {
   files: Map<string, string>;
 }
 
-/** templates/ at the package root, whether running from src/ or dist/. */
-const TEMPLATES_DIR = resolve(fileURLToPath(import.meta.url), '..', '..', '..', 'templates');
+/** templates/ at the package root: the nearest ancestor folder that has one (src/, dist/ or the bundle). */
+function templatesDir(): string {
+  let dir = dirname(fileURLToPath(import.meta.url));
+  for (;;) {
+    if (existsSync(join(dir, 'templates', 'istio'))) return join(dir, 'templates');
+    const up = dirname(dir);
+    if (up === dir) return join(dirname(fileURLToPath(import.meta.url)), 'templates');
+    dir = up;
+  }
+}
 
 export async function loadLayout(layout: string): Promise<Layout> {
-  const dir = (BUILTIN_LAYOUTS as readonly string[]).includes(layout) ? join(TEMPLATES_DIR, layout) : resolve(layout);
+  const dir = (BUILTIN_LAYOUTS as readonly string[]).includes(layout) ? join(templatesDir(), layout) : resolve(layout);
   let names: string[];
   try {
     names = (await readdir(dir)).filter((n) => n.endsWith('.tmpl'));

@@ -2,7 +2,7 @@
 // (run) renew it at the grace point, retrying with backoff while the old files
 // stay in place. `init` is the same code stopped after the first write.
 
-import type { Logger } from 'pino';
+import type { Logger } from '../log/logger.ts';
 import { assembleBundle, problems, type Bundle } from '../certs/bundle.ts';
 import { AgentError } from '../errors.ts';
 import type { AgentMetrics } from '../metrics/agent-metrics.ts';

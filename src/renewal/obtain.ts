@@ -25,6 +25,9 @@ export async function expectedSpiffeId(o: Pick<ObtainOptions, 'tokenSource' | 't
 
 export async function obtain(o: ObtainOptions): Promise<Bundle> {
   const id = await expectedSpiffeId(o);
+  // Independent of the issuance: fetched alongside it, not after it.
+  const roots = o.extraRoots();
+  roots.catch(() => undefined);
   const request = { uriSans: [id], dnsSans: o.dnsSans, ttlSeconds: o.ttlSeconds };
   let keyPem: string;
   let issued;
@@ -40,7 +43,7 @@ export async function obtain(o: ObtainOptions): Promise<Bundle> {
   }
   const bundle = assembleBundle({
     pemText: [issued.certificate, ...issued.caChain, keyPem].join('\n'),
-    extraRoots: await o.extraRoots(),
+    extraRoots: await roots,
   });
   const found = problems(bundle, { expectedId: id, now: o.now() });
   if (found.length) {

@@ -2,7 +2,7 @@
 // root rotation can overlap. Read through the PKI mount's unauthenticated
 // endpoints (LIST issuers, issuer/<id>/json): the workload policy needs nothing more.
 
-import type { Logger } from 'pino';
+import type { Logger } from '../log/logger.ts';
 import { isSelfSigned, certificates } from '../certs/pem.ts';
 import type { VaultHttp } from './http.ts';
 

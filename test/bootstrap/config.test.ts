@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { parse } from 'yaml';
 import { describe, expect, it } from 'vitest';
 import { validateConfig } from '../../src/bootstrap/config.ts';
-import { formatDuration, parseDuration } from '../../src/bootstrap/duration.ts';
+import { formatDuration, parseDuration } from '../../src/config/duration.ts';
 import { isAgentError } from '../../src/errors.ts';
 
 function problems(input: unknown): string {

@@ -79,7 +79,7 @@ describe('bootstrap re-runs on a file-storage Vault', () => {
     const resumed = await bootstrap(target, config);
     expect(planLines(resumed.lines).some((l) => l.startsWith(`+ intermediate CA in ${names.int}/`))).toBe(true);
     expect((await call(target, 'GET', `${names.root}/issuer/default/json`)).data.certificate).toBe(rootBefore);
-    const issuers = await call(target, 'GET', `${names.int}/issuer/default/json`);
+    const issuers = await call(target, 'GET', `${names.int}/issuer/default`);
     expect(issuers.data.key_id).toBe(keysBefore[0]);
     expect((await call(target, 'LIST', `${names.int}/keys`)).data.keys).toEqual(keysBefore);
 

@@ -15,7 +15,11 @@ interface Finding {
 }
 
 /** check name → why its warning is acceptable on a bootstrapped mount */
-const ACCEPTED: Record<string, string> = {};
+const ACCEPTED: Record<string, string> = {
+  // ACME would be a second way in that bypasses the Kubernetes-bound identity;
+  // workloads get certificates through the bound role only.
+  enable_acme_issuance: 'informational only; ACME stays off on purpose',
+};
 
 async function healthCheck(mount: string): Promise<Record<string, Finding[]>> {
   const args = ['pki', 'health-check', '-format=json', mount];
@@ -24,7 +28,7 @@ async function healthCheck(mount: string): Promise<Record<string, Finding[]>> {
 }
 
 describe('vault pki health-check on bootstrapped mounts', () => {
-  it('reports no critical finding and no warning that a production PKI should not have', async () => {
+  it('reports no finding except the accepted ones: no critical, no warning, no informational', async () => {
     const { config, names } = await isolatedConfig([uniqueName('bs-hc')]);
     await bootstrap(devVault(), config);
     const report: Record<string, Record<string, Finding[]>> = {};
@@ -39,7 +43,8 @@ describe('vault pki health-check on bootstrapped mounts', () => {
       }
     }
     console.log(`[health-check] ${names.root}, ${names.int}:\n${notable.join('\n') || '(all ok)'}`);
-    const bad = notable.filter((l) => /\b(critical|warning)\b/.test(l) && !Object.keys(ACCEPTED).some((c) => l.includes(` ${c} `)));
+    // anything but ok/not_applicable, informational included, must be fixed or accepted above
+    const bad = notable.filter((l) => !Object.keys(ACCEPTED).some((c) => l.includes(` ${c} `)));
     expect(bad).toEqual([]);
   });
 });

@@ -1,9 +1,11 @@
 // vitest global setup: the same stack `npm run stack` starts, in a folder of
 // its own, stopped when the run ends (or on Ctrl-C) — no process left behind.
+import { randomUUID } from 'node:crypto';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { TestProject } from 'vitest/node';
+import { reapRun } from './stack/process.ts';
 import { startStack, type Stack, type StackInfo } from './stack/stack.ts';
 
 declare module 'vitest' {
@@ -13,6 +15,9 @@ declare module 'vitest' {
 }
 
 let stack: Stack | undefined;
+// Inherited by the workers and every process they start: see reapRun.
+const runId = randomUUID();
+process.env.VPA_TEST_RUN_ID = runId;
 
 export async function setup(project: TestProject): Promise<void> {
   const dir = await mkdtemp(join(tmpdir(), 'vpa-stack-'));
@@ -25,9 +30,10 @@ export async function setup(project: TestProject): Promise<void> {
 }
 
 export async function teardown(): Promise<void> {
-  if (!stack) return;
   const s = stack;
   stack = undefined;
-  await s.stop();
-  await rm(s.info.dir, { recursive: true, force: true });
+  await s?.stop();
+  const leftovers = reapRun(runId);
+  if (leftovers.length) console.log(`[stack] killed ${leftovers.length} peer process(es) a test left behind: ${leftovers.join(', ')}`);
+  if (s) await rm(s.info.dir, { recursive: true, force: true });
 }

@@ -5,7 +5,7 @@
 
 import { readFile, writeFile } from 'node:fs/promises';
 import { AgentError } from '../../errors.ts';
-import { formatDuration } from '../duration.ts';
+import { formatDuration } from '../../config/duration.ts';
 import type { Check, Context, Step } from '../plan.ts';
 import { chainProblem, isSelfSigned, notAfter, splitPem } from '../pem.ts';
 import { defaultIssuerId, listIssuers, type Issuer } from './issuers.ts';

@@ -4,7 +4,7 @@
 // The key goes straight into the Secret: never into a plan line or a log.
 
 import { createPrivateKey, webcrypto, X509Certificate } from 'node:crypto';
-import { formatDuration } from '../duration.ts';
+import { formatDuration } from '../../config/duration.ts';
 import type { Check, Context, Step } from '../plan.ts';
 import { isSelfSigned, splitPem } from '../pem.ts';
 import { MANAGED_BY, trustedRoots } from './trust-bundle.ts';

@@ -5,7 +5,7 @@
 import { readFile } from 'node:fs/promises';
 import { AgentError } from '../../errors.ts';
 import { parseSelector } from '../config.ts';
-import { formatDuration } from '../duration.ts';
+import { formatDuration } from '../../config/duration.ts';
 import { diffFields, type Check, type Context, type Step } from '../plan.ts';
 
 async function readText(file: string, what: string): Promise<string> {

@@ -4,19 +4,31 @@
 // run before any write: bootstrap never disables or replaces a mount.
 
 import { AgentError } from '../../errors.ts';
-import { formatDuration } from '../duration.ts';
+import { formatDuration } from '../../config/duration.ts';
 import { diffFields, type Check, type Context, type Step } from '../plan.ts';
 
 // If-Modified-Since lets the agent and other clients poll CA/CRL cheaply
 // (`vault pki health-check` asks for it); Last-Modified is the matching answer.
 const PASSTHROUGH = ['If-Modified-Since'];
 const RESPONSE_HEADERS = ['Last-Modified'];
+// Public request/response fields audited in clear (health-check's audit_visibility):
+// an operator can then read which SPIFFE ID was issued to whom. Never a key.
+const AUDIT_REQUEST_KEYS = ['csr', 'certificate', 'issuer_ref', 'common_name', 'alt_names', 'other_sans', 'ip_sans', 'uri_sans', 'ttl', 'not_after', 'serial_number', 'key_type',
+  'private_key_format', 'managed_key_name', 'managed_key_id', 'ou', 'organization', 'country', 'locality', 'province', 'street_address', 'postal_code',
+  'permitted_dns_domains', 'policy_identifiers', 'ext_key_usage_oids'];
+const AUDIT_RESPONSE_KEYS = ['certificate', 'issuing_ca', 'serial_number', 'error', 'ca_chain'];
 
 export function pkiMountStep(mount: string, maxLeaseTtl: number, description: string): Step {
   return {
     title: `mount ${mount}/`,
     async check(ctx: Context): Promise<Check> {
-      const desired = { max_lease_ttl: maxLeaseTtl, passthrough_request_headers: PASSTHROUGH, allowed_response_headers: RESPONSE_HEADERS };
+      const desired = {
+        max_lease_ttl: maxLeaseTtl,
+        passthrough_request_headers: PASSTHROUGH,
+        allowed_response_headers: RESPONSE_HEADERS,
+        audit_non_hmac_request_keys: AUDIT_REQUEST_KEYS,
+        audit_non_hmac_response_keys: AUDIT_RESPONSE_KEYS,
+      };
       const current = (await ctx.vault.read('sys/mounts', 'list mounts'))?.[`${mount}/`];
       const needs = [{ path: `sys/mounts/${mount}`, capabilities: ['update' as const], why: `enable the ${mount} PKI engine` }];
       if (!current) {

@@ -2,7 +2,7 @@
 // AIA/CRL URLs in issued certificates, a CRL that rebuilds itself, and
 // auto-tidy so expired leaves never pile up in storage.
 
-import { parseDuration } from '../duration.ts';
+import { parseDuration } from '../../config/duration.ts';
 import { diffFields, type Check, type Context, type Step } from '../plan.ts';
 
 /** Vault answers some durations as "72h" and others as seconds: compare seconds. */
@@ -82,7 +82,8 @@ export function firstTidyStep(mount: string, tidy: { enabled: boolean; safetyBuf
     async check(ctx: Context): Promise<Check> {
       if (!tidy.enabled) return { action: 'unchanged', detail: 'tidy disabled' };
       const status = await ctx.vault.read(`${mount}/tidy-status`, 'read tidy status');
-      const never = !status || (status.state === 'Inactive' && !status.time_started && !status.last_auto_tidy_finished);
+      // (last_auto_tidy_finished is no help: Vault sets it to the mount's creation time)
+      const never = !status || (status.state === 'Inactive' && !status.time_started);
       if (!never) return { action: 'unchanged', detail: status.state };
       return {
         action: 'create',

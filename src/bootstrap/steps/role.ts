@@ -5,7 +5,7 @@
 
 import { AgentError } from '../../errors.ts';
 import type { BootstrapConfig } from '../config.ts';
-import { formatDuration } from '../duration.ts';
+import { formatDuration } from '../../config/duration.ts';
 import { diffFields, type Check, type Context, type Step } from '../plan.ts';
 
 type Role = BootstrapConfig['roles'][number];

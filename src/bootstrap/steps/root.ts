@@ -1,7 +1,7 @@
 // The root CA in the root mount (internal mode). An existing root is kept as
 // it is: replacing a root is a rotation, never a side effect of a re-run.
 
-import { formatDuration } from '../duration.ts';
+import { formatDuration } from '../../config/duration.ts';
 import type { Check, Context, Step } from '../plan.ts';
 import { notAfter } from '../pem.ts';
 import { listIssuers } from './issuers.ts';

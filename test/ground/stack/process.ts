@@ -2,7 +2,7 @@
 // healthy, and stops it (SIGTERM, then SIGKILL) so nothing is left behind.
 
 import { spawn, type ChildProcess } from 'node:child_process';
-import { openSync, closeSync, readFileSync } from 'node:fs';
+import { openSync, closeSync, readFileSync, readdirSync } from 'node:fs';
 import { createServer } from 'node:net';
 
 export interface Managed {
@@ -69,4 +69,28 @@ export function freePort(): Promise<number> {
       srv.close(() => (typeof addr === 'object' && addr ? resolve(addr.port) : reject(new Error('no port'))));
     });
   });
+}
+
+/**
+ * Kills every process that carries `VPA_TEST_RUN_ID=<runId>` in its
+ * environment: peers that a test file started and could not stop (a worker
+ * that crashed, a start that threw half-way). Children inherit the variable
+ * from the run's global setup, so nothing of another run is touched.
+ */
+export function reapRun(runId: string): number[] {
+  const marker = `VPA_TEST_RUN_ID=${runId}`;
+  const killed: number[] = [];
+  for (const entry of readdirSync('/proc')) {
+    const pid = Number(entry);
+    if (!pid || pid === process.pid) continue;
+    try {
+      if (!readFileSync(`/proc/${pid}/environ`, 'utf8').split('\0').includes(marker)) continue;
+      if (!/vault-pki-agent\/peers\//.test(readFileSync(`/proc/${pid}/cmdline`, 'utf8'))) continue;
+      process.kill(pid, 'SIGKILL');
+      killed.push(pid);
+    } catch {
+      /* gone, or not ours to read */
+    }
+  }
+  return killed;
 }

@@ -114,13 +114,18 @@ export class FileVault {
       ].join('\n'),
     );
     this.proc = start('vault file server', this.bin, ['server', `-config=${config}`], { logFile: join(this.dir, 'vault.log') });
-    await waitHealthy(this.proc, async () => (await healthCode(this.addr, this.caPem)) !== 0);
-    if ((await healthCode(this.addr, this.caPem)) === 501) {
-      const init = await vaultApi(this, 'PUT', 'sys/init', { secret_shares: 1, secret_threshold: 1 });
-      this.unsealKey = init.keys_base64[0];
-      this.token = init.root_token;
+    try {
+      await waitHealthy(this.proc, async () => (await healthCode(this.addr, this.caPem)) !== 0);
+      if ((await healthCode(this.addr, this.caPem)) === 501) {
+        const init = await vaultApi(this, 'PUT', 'sys/init', { secret_shares: 1, secret_threshold: 1 });
+        this.unsealKey = init.keys_base64[0];
+        this.token = init.root_token;
+      }
+      await this.unseal();
+    } catch (err) {
+      await this.proc.stop(); // a failed start leaves nothing running
+      throw err;
     }
-    await this.unseal();
     return this;
   }
 
