@@ -103,7 +103,8 @@ async function closedLoop(url: string, ca: string, concurrency: number): Promise
   await Promise.all(
     Array.from({ length: concurrency }, async () => {
       while (performance.now() < end) {
-        await post(agent, url, ca);
+        const r = await post(agent, url, ca);
+        if (r.status !== 200) throw new Error(`${url} answered ${r.status}: ${r.body.slice(0, 200)}`);
         done++;
       }
     }),

@@ -6,7 +6,7 @@
 
 import { execFile, spawn } from 'node:child_process';
 import { watch } from 'node:fs';
-import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { promisify } from 'node:util';
 import { startStack } from '../test/ground/stack/stack.ts';
@@ -39,6 +39,7 @@ process.on('SIGINT', () => void stop(0));
 process.on('SIGTERM', () => void stop(0));
 
 try {
+  await rm(demo, { recursive: true, force: true }); // each demo starts from nothing
   await mkdir(demo, { recursive: true });
   step(2, 'a reviewer identity for Vault (TokenReview) and the bootstrap config');
   await kubectl('create', 'namespace', 'vault-system');
@@ -72,7 +73,7 @@ try {
   const out = join(demo, 'workload-spiffe-credentials');
   const agentFlags = [`--token-path=${tokenFile}`, `--out-dir=${out}`, '--log-level=warn'];
   step(5, `vault-pki-agent init → ${out}`);
-  await run(process.execPath, [CLI, 'init', ...agentFlags], { env });
+  await run(process.execPath, [CLI, 'init', ...agentFlags, '--ttl=30s'], { env });
   process.stdout.write((await run(process.execPath, [CLI, 'inspect', out], { env })).stdout.replace(/^/gm, '      '));
 
   step(6, `vault-pki-agent run --ttl=30s: renews at half the lifetime ± 1% (${Number.isFinite(maxRotations) ? `${maxRotations} rotations` : 'Ctrl-C to stop'})`);

@@ -36,7 +36,13 @@ function sortChain(leaf: X509Certificate, cas: X509Certificate[]): X509Certifica
  * whose public key matches the private key; intermediates are the CAs that
  * chain from it; roots are every self-signed certificate present.
  */
-export function assembleBundle(parts: { pemText: string; extraRoots?: string }): Bundle {
+export function assembleBundle(parts: {
+  pemText: string;
+  /** more roots to trust besides the self-signed certificates in pemText */
+  extraRoots?: string;
+  /** when set, the only roots trusted: self-signed certificates in pemText are ignored */
+  trustedRoots?: string;
+}): Bundle {
   const certs = certificates(parts.pemText);
   const keys = privateKeys(parts.pemText);
   if (keys.length !== 1) throw new AgentError('CERT_INVALID', `expected exactly one private key, found ${keys.length}`);
@@ -45,7 +51,9 @@ export function assembleBundle(parts: { pemText: string; extraRoots?: string }):
   if (!leaf) {
     throw new AgentError('CERT_INVALID', 'no certificate matches the private key: the key and the certificate come from different issuances');
   }
-  const roots = dedupe([...certs.filter(isSelfSigned), ...certificates(parts.extraRoots ?? '').filter(isSelfSigned)]);
+  const roots = parts.trustedRoots
+    ? dedupe(certificates(parts.trustedRoots).filter(isSelfSigned))
+    : dedupe([...certs.filter(isSelfSigned), ...certificates(parts.extraRoots ?? '').filter(isSelfSigned)]);
   const chain = sortChain(leaf, certs.filter((c) => c.ca && !isSelfSigned(c)));
   return describe(leaf, chain, roots, key, keyPem);
 }

@@ -52,11 +52,10 @@ export async function main(argv: string[]): Promise<number> {
   }
 }
 
+// Exit as soon as the command is done: idle keep-alive sockets to Vault or a
+// closing file watcher must not hold an init container (or a SIGTERM) open.
+// stdout/stderr are synchronous for files, TTYs and pipes on Linux.
 main(process.argv.slice(2)).then(
-  (code) => {
-    process.exitCode = code;
-  },
-  () => {
-    process.exitCode = 1;
-  },
+  (code) => process.exit(code),
+  () => process.exit(1),
 );

@@ -4,7 +4,7 @@
 import { readdir, readFile, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { assembleBundle, problems } from '../certs/bundle.ts';
-import { dnsSans, uriSans, certificates, isSelfSigned } from '../certs/pem.ts';
+import { dnsSans, uriSans } from '../certs/pem.ts';
 import { AgentError } from '../errors.ts';
 
 export interface FileReport {
@@ -65,9 +65,8 @@ export async function inspectPath(path: string, opts: { caPem?: string; now?: Da
   }
   let b;
   try {
-    // With --ca, only those roots are trusted: self-signed certificates in PATH are dropped.
-    const pemText = opts.caPem ? text.replace(/-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----/g, (m) => (certificates(m).some(isSelfSigned) ? '' : m)) : text;
-    b = assembleBundle({ pemText, ...(opts.caPem ? { extraRoots: opts.caPem } : {}) });
+    // With --ca, only those roots are trusted, not the ones found in PATH.
+    b = assembleBundle({ pemText: text, ...(opts.caPem ? { trustedRoots: opts.caPem } : {}) });
   } catch (err) {
     report.problems.push((err as Error).message);
     return report;

@@ -44,6 +44,14 @@ export type AgentState = 'unwritten' | 'written' | 'failing';
 export class Agent {
   state: AgentState = 'unwritten';
   current: Bundle | undefined;
+  /**
+   * When the current certificate's lifetime starts for renewal purposes.
+   * Vault backdates notBefore (not_before_duration, 30 s by default) against
+   * clock skew; counted into the lifetime, a 30 s certificate would be due the
+   * moment it arrives. So for one we obtained, the lifetime starts on receipt;
+   * for one found on disk, at notBefore (its receipt is unknown).
+   */
+  private validFrom: Date | undefined;
   private files: RenderedFile[] = [];
   private timer: unknown;
   private attempt = 0;
@@ -114,14 +122,18 @@ export class Agent {
     if (onDisk.size === 0) return undefined;
     try {
       const id = await expectedSpiffeId(this.o.obtain);
-      const b = assembleBundle({ pemText: [...onDisk.values()].join('\n') });
+      // Trust what Vault trusts now, not the roots saved next to the old certificate:
+      // after a CA change a certificate chained to the old root is not reused.
+      // (When Vault cannot be asked, the saved roots are all there is.)
+      const current = await this.o.obtain.extraRoots();
+      const b = assembleBundle({ pemText: [...onDisk.values()].join('\n'), ...(current ? { trustedRoots: current } : {}) });
       const now = new Date(this.timers.now());
       const found = problems(b, { expectedId: id, now });
       if (found.length || !stillFresh(b, this.o.policy, now)) {
         this.o.log.info({ reasons: found.map((p) => p.message), notAfter: b.notAfter }, 'certificate on disk not reusable; obtaining a new one');
         return undefined;
       }
-      await this.accept(b, 'reused');
+      await this.accept(b, 'reused', b.notBefore);
       this.o.log.info({ serial: b.serial, notAfter: b.notAfter, spiffeId: b.spiffeId }, 'reusing the still-valid certificate on disk');
       return b;
     } catch (err) {
@@ -133,12 +145,13 @@ export class Agent {
 
   private async renew(): Promise<Bundle> {
     const b = await obtain({ ...this.o.obtain, now: () => new Date(this.timers.now()) });
-    await this.accept(b, 'issued');
+    const received = new Date(this.timers.now());
+    await this.accept(b, 'issued', received > b.notBefore ? received : b.notBefore);
     return b;
   }
 
   /** Renders and commits `b` (unless reused unchanged), then records it as current. */
-  private accept(b: Bundle, why: 'issued' | 'reused'): Promise<void> {
+  private accept(b: Bundle, why: 'issued' | 'reused', validFrom: Date): Promise<void> {
     return this.serialize(async () => {
       const files = render(this.o.layout, b);
       if (why === 'issued' || !(await setIntact(this.o.outDir, files, this.o.write))) {
@@ -146,6 +159,7 @@ export class Agent {
       }
       const rotated = this.current !== undefined;
       this.current = b;
+      this.validFrom = validFrom;
       this.files = files;
       this.state = 'written';
       this.attempt = 0;
@@ -171,7 +185,7 @@ export class Agent {
     const now = this.timers.now();
     let at: number;
     if (this.state === 'written' && this.current) {
-      at = renewAt(this.current, this.o.policy, this.random()).getTime();
+      at = renewAt({ notBefore: this.validFrom ?? this.current.notBefore, notAfter: this.current.notAfter }, this.o.policy, this.random()).getTime();
     } else {
       at = now + backoffDelay(this.attempt, this.random());
       // One last try just before the old certificate runs out, rather than after it.

@@ -3,6 +3,7 @@
 // created with kubectl and the stored objects are checked. The webhook runs
 // with a forced short certificate lifetime, so its serving certificate and CA
 // rotate (and the caBundle is republished by the real client) during the file.
+import { spawn } from 'node:child_process';
 import https from 'node:https';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { V1Pod } from '@kubernetes/client-node';
@@ -15,6 +16,7 @@ import { createCa, issueServing } from '../../src/webhook/tls.ts';
 import { TEST_DEFAULTS } from './fixtures.ts';
 
 const log = createLogger({ name: 'webhook-e2e', level: 'silent' });
+const MAIN = new URL('../../src/cli/main.ts', import.meta.url).pathname;
 const id = uniqueName('vpa');
 const ns = `${id}-apps`;
 const configName = `a-${id}`; // sorts before the Istio stand-in: we run first, then are re-invoked
@@ -222,4 +224,34 @@ describe('webhook through the real kube-apiserver', () => {
     const bundle = JSON.parse(await kubectl(['get', 'mutatingwebhookconfiguration', configName, '-o', 'json'])).webhooks[0].clientConfig.caBundle;
     expect(Buffer.from(bundle, 'base64').toString()).toMatch(/BEGIN CERTIFICATE/);
   }, 60_000);
+
+  it('runs as `vault-pki-agent webhook` with automatic TLS: publishes its caBundle with the kubeconfig and detects native sidecars', async () => {
+    const cliNs = `${id}-cli`;
+    const cliConfig = `a-${id}-cli`;
+    await serviceAccount(cliNs, 'web');
+    const port = await freePort();
+    await kubectl(['apply', '-f', '-'], mwc(cliConfig, `https://127.0.0.1:${port}/mutate`, [cliNs], true));
+    const child = spawn(
+      process.execPath,
+      [MAIN, 'webhook', `--listen=127.0.0.1:${port}`, `--webhook-config-name=${cliConfig}`, `--kubeconfig=${stack().kubeconfig}`, '--tls-hosts=127.0.0.1', '--image=vpa:test', '--vault-addr=https://vault:8200'],
+      { stdio: ['ignore', 'ignore', 'pipe'] },
+    );
+    let stderr = '';
+    child.stderr!.on('data', (d) => (stderr += d));
+    try {
+      await new Promise<void>((resolve, reject) => {
+        child.stderr!.on('data', () => stderr.includes('webhook serving') && resolve());
+        child.on('exit', (code) => reject(new Error(`exited ${code}: ${stderr}`)));
+      });
+      expect(stderr).toMatch(/"nativeSidecar":true/);
+      const stored = await create(cliNs, pod('via-cli', { 'vault-pki-agent.io/inject': 'true' }));
+      expect(stored.spec!.initContainers!.map((c) => [c.name, c.restartPolicy ?? null])).toEqual([
+        ['vault-pki-agent-init', null],
+        ['vault-pki-agent', 'Always'],
+      ]);
+    } finally {
+      child.kill('SIGTERM');
+      await kubectl(['delete', 'mutatingwebhookconfiguration', cliConfig, '--ignore-not-found']);
+    }
+  });
 });
