@@ -48,7 +48,8 @@ async function phase(label: string, ttl: string, roleTtl: string) {
   const cfg = await vaultAgentConfig({ m, vaultAddr: s.vaultAddr, caFile: s.vaultCaFile, outDir: theirs, ttl, exitAfterAuth: false });
   const subjects: Subject[] = [
     { name: 'node (bare, idle)', child: spawn(process.execPath, ['-e', 'setInterval(() => {}, 1 << 30)'], { stdio: 'ignore' }) },
-    { name: 'vault-pki-agent run', child: spawn(process.execPath, [CLI, 'run', ...agentArgs(m, ours, [`--ttl=${ttl}`, '--log-level=warn', `--listen=127.0.0.1:${await freePort()}`])], { env: cleanEnv(), stdio: 'ignore' }) },
+    // As the image runs it: ENTRYPOINT node --lite-mode (see Dockerfile).
+    { name: 'vault-pki-agent run', child: spawn(process.execPath, ['--lite-mode', CLI, 'run', ...agentArgs(m, ours, [`--ttl=${ttl}`, '--log-level=warn', `--listen=127.0.0.1:${await freePort()}`])], { env: cleanEnv(), stdio: 'ignore' }) },
     { name: 'vault agent', child: spawn(s.vaultBin, ['agent', `-config=${cfg}`, '-log-level=warn'], { env: cleanEnv(), stdio: 'ignore' }) },
   ];
   try {

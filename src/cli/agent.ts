@@ -2,13 +2,14 @@
 // on any problem, nothing touched), then obtain and write; `run` goes on to
 // keep the set fresh, watch the out dir and the token, and serve health.
 
-import { dirname } from 'node:path';
+import { path } from '../node-builtins.ts';
 import { AgentError, isAgentError } from '../errors.ts';
 import { agentFlagSpec, FIELDS, loadAgentConfig, type AgentConfig } from '../config/agent-config.ts';
 import { decodeClaims, fileTokenSource } from '../identity/token.ts';
 import { createLogger, type Logger, type LogLevel } from '../log/logger.ts';
 import { agentMetrics } from '../metrics/agent-metrics.ts';
 import { loadLayout } from '../output/templates.ts';
+import { watchDir } from '../output/watch-dir.ts';
 import { Agent } from '../renewal/agent.ts';
 import { backoffDelay } from '../renewal/schedule.ts';
 import { kubernetesLogin } from '../vault/auth.ts';
@@ -16,6 +17,8 @@ import { createVaultHttp } from '../vault/http.ts';
 import { vaultPki } from '../vault/pki.ts';
 import { trustedRoots } from '../vault/roots.ts';
 import { flagHelp, parseFlags } from './flags.ts';
+
+const { dirname } = path;
 
 /** init retries transient Vault failures this long before giving up (the kubelet then restarts it). */
 const INIT_RETRY_MS = 60_000;
@@ -116,7 +119,7 @@ export async function runCommand(argv: string[]): Promise<number> {
     agent.state = 'failing';
   }
   agent.keepFresh();
-  const watchers = await watch(config, agent, log);
+  const watchers = watch(config, agent, log);
   await new Promise<void>((resolve) => {
     const stop = () => resolve();
     process.once('SIGTERM', stop);
@@ -127,22 +130,15 @@ export async function runCommand(argv: string[]): Promise<number> {
   return 0;
 }
 
-/** chokidar on the out dir (self-healing) and the token's folder (rotation → retry now if failing). */
-async function watch(config: AgentConfig, agent: Agent, log: Logger) {
-  const { watch: chokidar } = await import('chokidar');
-  let pending: NodeJS.Timeout | undefined;
-  const out = chokidar(config.output.outDir, { depth: 0, ignoreInitial: true, followSymlinks: false });
-  out.on('all', () => {
-    clearTimeout(pending);
-    // Our own commit fires events too; heal() compares content, so a debounce is enough.
-    pending = setTimeout(() => void agent.heal().catch((err) => log.error({ err: (err as Error).message }, 'self-heal failed')), 50);
-  });
-  const token = chokidar(dirname(config.auth.tokenPath), { depth: 0, ignoreInitial: true });
-  token.on('all', () => agent.nudge());
+/** Watches the out dir (self-healing) and the token's folder (rotation → retry now if failing). */
+function watch(config: AgentConfig, agent: Agent, log: Logger) {
+  // Our own commits fire events too; heal() compares content, so the debounce is enough.
+  const out = watchDir(config.output.outDir, () => void agent.heal().catch((err) => log.error({ err: (err as Error).message }, 'self-heal failed')));
+  const token = watchDir(dirname(config.auth.tokenPath), () => agent.nudge());
   return {
-    close: async () => {
-      clearTimeout(pending);
-      await Promise.all([out.close(), token.close()]);
+    close: () => {
+      out.close();
+      token.close();
     },
   };
 }

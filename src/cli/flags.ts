@@ -1,8 +1,11 @@
 // Flag parsing on node:util's parseArgs (no library on the sidecar's path):
 // unknown flags and missing values become one USAGE error naming the flag.
 
-import { parseArgs, type ParseArgsConfig } from 'node:util';
+import type { ParseArgsConfig } from 'node:util';
 import { AgentError } from '../errors.ts';
+import { util } from '../node-builtins.ts';
+
+const { parseArgs } = util;
 
 export type FlagSpec = NonNullable<ParseArgsConfig['options']>;
 

@@ -2,10 +2,12 @@
 // in one pass that reports every problem at once, then frozen. The schema is
 // a table, not a library: the sidecar should not pay zod's ~18 MiB for it.
 
-import { existsSync, readFileSync } from 'node:fs';
+import { fs } from '../node-builtins.ts';
 import { AgentError } from '../errors.ts';
 import type { FlagSpec } from '../cli/flags.ts';
 import { parseDuration } from './duration.ts';
+
+const { existsSync, readFileSync } = fs;
 
 export const PROJECTED_TOKEN = '/var/run/secrets/vault-pki-agent/token';
 export const SA_TOKEN = '/var/run/secrets/kubernetes.io/serviceaccount/token';

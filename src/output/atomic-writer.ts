@@ -3,11 +3,12 @@
 // `..<timestamp>` folder, the `..data` symlink is swapped to it by rename(2),
 // and each visible name is a symlink through `..data`.
 
-import { chown, lstat, mkdir, mkdtemp, open, readdir, readFile, readlink, rename, rm, symlink, unlink } from 'node:fs/promises';
-import { join } from 'node:path';
 import { AgentError } from '../errors.ts';
+import { fsp, path } from '../node-builtins.ts';
 import type { RenderedFile } from './templates.ts';
 
+const { chown, lstat, mkdir, mkdtemp, open, readdir, readFile, readlink, rename, rm, symlink, unlink } = fsp;
+const { join } = path;
 const DATA = '..data';
 
 export interface WriteOptions {

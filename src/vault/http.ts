@@ -4,16 +4,8 @@
 // bench/README.md), follows proxy env vars and treats any non-empty
 // VAULT_SKIP_VERIFY as "skip" — all three wrong for a per-pod sidecar.
 
-import { createRequire } from 'node:module';
-import type * as Http from 'node:http';
-import type * as Https from 'node:https';
 import { AgentError, type AgentErrorCode } from '../errors.ts';
-
-// require(), not `import`: the ESM facade of node:http evaluates every lazy
-// export, which loads undici (~14 ms of the init budget) for nothing.
-const require = createRequire(import.meta.url);
-const http = require('node:http') as typeof Http;
-const https = require('node:https') as typeof Https;
+import { http, https } from '../node-builtins.ts';
 
 export interface VaultHttpOptions {
   /** e.g. https://vault.vault.svc:8200 */
