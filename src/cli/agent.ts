@@ -59,6 +59,7 @@ function build(command: 'init' | 'run', p: NonNullable<Awaited<ReturnType<typeof
   });
   const login = kubernetesLogin({ http, mount: config.auth.mount, role: config.auth.role, tokenSource });
   const pki = vaultPki({ http, login, mount: config.pki.mount, role: config.pki.role });
+  const roots = trustedRoots({ http, mount: config.pki.rootMount, log });
   const agent = new Agent({
     obtain: {
       pki,
@@ -67,8 +68,11 @@ function build(command: 'init' | 'run', p: NonNullable<Awaited<ReturnType<typeof
       trustDomain: config.identity.trustDomain,
       dnsSans: config.identity.dnsSans,
       ttlSeconds: config.ttlSeconds,
-      extraRoots: trustedRoots({ http, mount: config.pki.rootMount, log }),
+      // After the login, not beside it: the roots then ride a resumed TLS session
+      // instead of a second full handshake racing the first (init's critical path).
+      extraRoots: () => login.token().then(roots, roots),
     },
+    trustedRoots: roots,
     layout,
     outDir: config.output.outDir,
     write: { keyGid: config.output.keyGid },

@@ -26,6 +26,8 @@ export const realTimers: Timers = {
 
 export interface AgentOptions {
   obtain: Omit<ObtainOptions, 'now'>;
+  /** PEM of the roots Vault trusts now (unauthenticated read), for deciding reuse at start */
+  trustedRoots: () => Promise<string>;
   layout: Layout;
   outDir: string;
   write: WriteOptions;
@@ -125,7 +127,7 @@ export class Agent {
       // Trust what Vault trusts now, not the roots saved next to the old certificate:
       // after a CA change a certificate chained to the old root is not reused.
       // (When Vault cannot be asked, the saved roots are all there is.)
-      const current = await this.o.obtain.extraRoots();
+      const current = await this.o.trustedRoots();
       const b = assembleBundle({ pemText: [...onDisk.values()].join('\n'), ...(current ? { trustedRoots: current } : {}) });
       const now = new Date(this.timers.now());
       const found = problems(b, { expectedId: id, now });
