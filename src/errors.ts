@@ -6,6 +6,7 @@ export type AgentErrorCode =
   | 'CONFIG'
   | 'TOKEN_FILE' // service-account token missing or not a JWT
   | 'VAULT_UNREACHABLE'
+  | 'VAULT_TLS' // Vault's certificate failed verification: a configuration problem, not retried by init
   | 'VAULT_TIMEOUT'
   | 'VAULT_SEALED'
   | 'VAULT_FORBIDDEN'

@@ -128,7 +128,7 @@ export function createVaultHttp(options: VaultHttpOptions): VaultHttp {
         const tls = /certificate|self.signed|SSL|TLS/i.test(`${err.code} ${err.message}`);
         reject(
           new AgentError(
-            'VAULT_UNREACHABLE',
+            tls ? 'VAULT_TLS' : 'VAULT_UNREACHABLE',
             `Vault ${req.op} (${target}) at ${base.origin}: ${err.code ?? err.message}` +
               (tls ? ` — TLS verification failed: set --vault-cacert to the CA of Vault's certificate` : ` (${HINTS.VAULT_UNREACHABLE})`),
             { cause: err },

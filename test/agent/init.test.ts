@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { saToken, vault } from '../ground/context.ts';
-import { agentArgs, auditRequests, meshPki, runCli, type MeshPki } from './fixture.ts';
+import { agentArgs, auditRequests, cleanEnv, meshPki, runCli, type MeshPki } from './fixture.ts';
 
 const run = promisify(execFile);
 let m: MeshPki;
@@ -76,6 +76,18 @@ describe('init', () => {
     expect(r.stderr).toMatch(/not reusable/);
     expect(r.code).toBe(0);
     expect(new X509Certificate(await readFile(join(dir, 'cert-chain.pem'))).serialNumber).not.toBe(before);
+  });
+
+  it('verifies Vault\'s TLS certificate by default and skips it only for VAULT_SKIP_VERIFY=true, loudly', async () => {
+    const args = agentArgs(m, await out()).filter((a) => !a.startsWith('--vault-cacert'));
+    const refused = await runCli(['init', ...args]);
+    expect(refused.code).toBe(1);
+    expect(refused.stderr.trim().split('\n').at(-1)).toMatch(/TLS verification failed: set --vault-cacert/);
+    const notAYes = await runCli(['init', ...args], { ...cleanEnv(), VAULT_SKIP_VERIFY: 'yes' });
+    expect(notAYes.code).toBe(1);
+    const skipped = await runCli(['init', ...agentArgs(m, await out()).filter((a) => !a.startsWith('--vault-cacert'))], { ...cleanEnv(), VAULT_SKIP_VERIFY: 'true' });
+    expect(skipped.code).toBe(0);
+    expect(skipped.stderr).toMatch(/"level":"warn".*TLS certificate is NOT verified/);
   });
 
   it('cannot obtain another service account\'s identity: Vault refuses the SAN it did not bind', async () => {
