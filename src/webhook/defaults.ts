@@ -59,8 +59,9 @@ export const DEFAULTS: Omit<WebhookDefaults, 'image' | 'vaultAddr'> = {
   outDir: '/var/run/secrets/workload-spiffe-credentials',
   nativeSidecar: true,
   metricsPort: 9102,
-  // Measured: the injected sidecar's RSS once ready is ~99 MiB (test/webhook/injected-init.test.ts prints it);
-  // the limit leaves room for a rotation. It renews a few times a day: CPU is idle between.
-  resources: { requests: { cpu: '10m', memory: '100Mi' }, limits: { memory: '192Mi' } },
+  // Measured: the sidecar as the image runs it holds ~58 MiB RSS while renewing (bench/README.md;
+  // test/webhook/injected-init.test.ts prints it too); the limit leaves room for a rotation's
+  // garbage. It renews a few times a day: CPU is idle between.
+  resources: { requests: { cpu: '10m', memory: '64Mi' }, limits: { memory: '128Mi' } },
   logLevel: 'info',
 };

@@ -20,7 +20,9 @@ import { DEFAULTS } from '../../src/webhook/defaults.ts';
 import { kubeConfig, publishCaBundle } from '../../src/webhook/kube.ts';
 
 const run = promisify(execFile);
-const MAIN = new URL('../../src/cli/main.ts', import.meta.url).pathname;
+// What the image runs: the built CLI under `node --lite-mode` (Dockerfile ENTRYPOINT); `npm test` builds dist/ first.
+const MAIN = new URL('../../dist/cli/main.js', import.meta.url).pathname;
+const NODE_FLAGS = ['--lite-mode'];
 
 describe('the injected init container', () => {
   let m: MeshPki;
@@ -134,7 +136,7 @@ describe('the injected init container', () => {
       const { pod, paths } = await injectedPod(uniqueName('web'), annotations);
       const init = pod.spec!.initContainers![0]!;
       expect(init.name).toBe('vault-pki-agent-init');
-      const { stderr } = await run(process.execPath, [MAIN, ...commandOf(init, paths)], { env: envOf(init), timeout: 60_000 }).catch((e) => {
+      const { stderr } = await run(process.execPath, [...NODE_FLAGS, MAIN, ...commandOf(init, paths)], { env: envOf(init), timeout: 60_000 }).catch((e) => {
         throw new Error(`the injected command failed (exit ${e.code}): ${e.stderr}`);
       });
       const outDir = paths.get(annotations['vault-pki-agent.io/out-dir'] ?? '/var/run/secrets/workload-spiffe-credentials')!;
@@ -148,11 +150,11 @@ describe('the injected init container', () => {
   it('runs the injected sidecar command until ready, within its memory limit', async () => {
     const { pod, paths } = await injectedPod(uniqueName('side'), {});
     const [init, sidecar] = pod.spec!.initContainers!;
-    await run(process.execPath, [MAIN, ...commandOf(init!, paths)], { env: envOf(init!), timeout: 60_000 });
+    await run(process.execPath, [...NODE_FLAGS, MAIN, ...commandOf(init!, paths)], { env: envOf(init!), timeout: 60_000 });
     const port = await freePort();
     // The one change: the sidecar's port, as tests share one network namespace.
     const args = commandOf(sidecar!, paths).map((a) => (a.startsWith('--listen=') ? `--listen=127.0.0.1:${port}` : a));
-    const child = spawn(process.execPath, [MAIN, ...args], { env: envOf(sidecar!), stdio: 'ignore' });
+    const child = spawn(process.execPath, [...NODE_FLAGS, MAIN, ...args], { env: envOf(sidecar!), stdio: 'ignore' });
     try {
       let ready = false;
       for (let i = 0; i < 100 && !ready; i++) {
