@@ -19,7 +19,7 @@ const demo = join(dir, 'demo');
 const maxRotations = process.stdin.isTTY ? Infinity : Number(process.env.DEMO_ROTATIONS ?? 3);
 const step = (n: number, text: string) => console.log(`\n[${n}/7] ${text}`);
 
-step(1, 'starting the local stack (Vault dev server, etcd, kube-apiserver) — the first run compiles them from Go source, ~30 min; then cached');
+step(1, 'starting the local stack (Vault dev server, etcd, kube-apiserver) — the first run compiles them from Go source, ~15 min; then cached');
 const stack = await startStack(dir, (l) => console.log(`      ${l}`));
 const s = stack.info;
 const env = { ...process.env, VAULT_ADDR: s.vaultAddr, VAULT_TOKEN: s.vaultToken, VAULT_CACERT: s.vaultCaFile, KUBECONFIG: s.kubeconfig, PATH: `${s.path.join(':')}:${process.env.PATH}` };
