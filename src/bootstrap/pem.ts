@@ -2,16 +2,16 @@
 // roots from intermediates, check that a chain links up.
 
 import { X509Certificate } from 'node:crypto';
-
-const BLOCK = /-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----/g;
+import { isSelfSigned as certIsSelfSigned, pemBlocks } from '../certs/pem.ts';
 
 export function splitPem(text: string): string[] {
-  return (text.match(BLOCK) ?? []).map((b) => b.trim());
+  return pemBlocks(text)
+    .filter((b) => b.type === 'CERTIFICATE')
+    .map((b) => b.pem.trim());
 }
 
 export function isSelfSigned(pem: string): boolean {
-  const c = new X509Certificate(pem);
-  return c.subject === c.issuer && c.verify(c.publicKey);
+  return certIsSelfSigned(new X509Certificate(pem));
 }
 
 /** Unique certificates in order of first appearance, each ending in a newline. */
