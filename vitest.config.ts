@@ -1,5 +1,11 @@
 import { defineConfig } from 'vitest/config';
 
+const UNIT = [
+  'test/unit/**/*.test.ts',
+  'test/webhook/{pipeline,docs,tls,cli,server}.test.ts',
+  'test/bootstrap/{config,role}.test.ts',
+];
+
 export default defineConfig({
   test: {
     testTimeout: 60_000,
@@ -8,14 +14,14 @@ export default defineConfig({
     maxWorkers: 2,
     reporters: ['default', ['json', { outputFile: '.stack/vitest-results.json' }]],
     projects: [
-      // Pure logic: no peers needed (`npx vitest run --project unit`).
-      { extends: true, test: { name: 'unit', include: ['test/unit/**/*.test.ts'] } },
+      // No peers needed (`npx vitest run --project unit`): pure logic, and servers of our own on loopback.
+      { extends: true, test: { name: 'unit', include: UNIT } },
       {
         extends: true,
         test: {
           name: 'stack',
           include: ['test/**/*.test.ts'],
-          exclude: ['test/unit/**'],
+          exclude: UNIT,
           // Real peers: one kube-apiserver and one Vault shared by every file;
           // files isolate themselves by namespace, mount and role names.
           globalSetup: ['test/ground/global-setup.ts'],
