@@ -8,13 +8,9 @@ import { agentFlagSpec, FIELDS, loadAgentConfig, type AgentConfig } from '../con
 import { decodeClaims, fileTokenSource } from '../identity/token.ts';
 import { createLogger, type Logger, type LogLevel } from '../log/logger.ts';
 import { agentMetrics } from '../metrics/agent-metrics.ts';
-import { loadLayout } from '../output/templates.ts';
-import { watchDir } from '../output/watch-dir.ts';
-import { Agent } from '../renewal/agent.ts';
-import { backoffDelay } from '../renewal/schedule.ts';
+import type { Agent } from '../renewal/agent.ts';
 import { kubernetesLogin } from '../vault/auth.ts';
 import { createVaultHttp } from '../vault/http.ts';
-import { vaultPki } from '../vault/pki.ts';
 import { trustedRoots } from '../vault/roots.ts';
 import { flagHelp, parseFlags } from './flags.ts';
 
@@ -35,14 +31,8 @@ async function prepare(command: 'init' | 'run', argv: string[]) {
   const config = await loadAgentConfig(values);
   const log = createLogger({ name: `vault-pki-agent-${command}`, level: config.logLevel as LogLevel });
   const tokenSource = fileTokenSource(config.auth.tokenPath);
-  // Before any side effect: the token must be there and be a service-account JWT, the layout must load.
+  // Before any side effect: the token must be there and be a service-account JWT.
   decodeClaims(await tokenSource.read(), tokenSource.path);
-  const layout = await loadLayout(config.output.layout);
-  return { config, log, tokenSource, layout };
-}
-
-function build(command: 'init' | 'run', p: NonNullable<Awaited<ReturnType<typeof prepare>>>) {
-  const { config, log, tokenSource, layout } = p;
   if (config.vault.skipVerify) log.warn('VAULT_SKIP_VERIFY is set: Vault\'s TLS certificate is NOT verified; anyone on the path can impersonate Vault');
   const metrics = agentMetrics();
   const http = createVaultHttp({
@@ -57,9 +47,29 @@ function build(command: 'init' | 'run', p: NonNullable<Awaited<ReturnType<typeof
       log.debug({ op: e.op, code: e.code, seconds: e.seconds }, 'vault request');
     },
   });
-  const login = kubernetesLogin({ http, mount: config.auth.mount, role: config.auth.role, tokenSource });
-  const pki = vaultPki({ http, login, mount: config.pki.mount, role: config.pki.role });
+  // The trusted roots are needed either way (to judge a certificate on disk, or
+  // for the new bundle). Asking now — a read of public issuer certificates —
+  // opens the TLS connection while the rest of the agent loads: init's
+  // critical path is Node's start-up, then Vault, and this overlaps the two.
   const roots = trustedRoots({ http, mount: config.pki.rootMount, log });
+  let early: Promise<string> | undefined = roots();
+  const rootsOnce = () => {
+    const r = early ?? roots();
+    early = undefined;
+    return r;
+  };
+  const login = kubernetesLogin({ http, mount: config.auth.mount, role: config.auth.role, tokenSource });
+  // Likewise the login: Vault's TokenReview round trip is the longest wait of an
+  // issuance. (A restart that reuses its certificate spends one login for it,
+  // as Vault Agent's auto-auth does at every start.)
+  login.token().catch(() => undefined); // its error, if any, surfaces at the issue call
+  const [{ loadLayout }, { Agent }, { vaultPki }] = await Promise.all([
+    import('../output/templates.ts'),
+    import('../renewal/agent.ts'),
+    import('../vault/pki.ts'),
+  ]);
+  const layout = await loadLayout(config.output.layout);
+  const pki = vaultPki({ http, login, mount: config.pki.mount, role: config.pki.role });
   const agent = new Agent({
     obtain: {
       pki,
@@ -68,11 +78,9 @@ function build(command: 'init' | 'run', p: NonNullable<Awaited<ReturnType<typeof
       trustDomain: config.identity.trustDomain,
       dnsSans: config.identity.dnsSans,
       ttlSeconds: config.ttlSeconds,
-      // After the login, not beside it: the roots then ride a resumed TLS session
-      // instead of a second full handshake racing the first (init's critical path).
-      extraRoots: () => login.token().then(roots, roots),
+      extraRoots: rootsOnce,
     },
-    trustedRoots: roots,
+    trustedRoots: rootsOnce,
     layout,
     outDir: config.output.outDir,
     write: { keyGid: config.output.keyGid },
@@ -82,13 +90,13 @@ function build(command: 'init' | 'run', p: NonNullable<Awaited<ReturnType<typeof
     metrics,
   });
   log.info({ command, vault: config.vault.address, mode: config.pki.mode, outDir: config.output.outDir, layout: layout.name }, 'starting');
-  return { agent, metrics };
+  return { config, log, agent, metrics };
 }
 
 export async function initCommand(argv: string[]): Promise<number> {
   const p = await prepare('init', argv);
   if (!p) return 0;
-  const { agent } = build('init', p);
+  const { agent } = p;
   const deadline = Date.now() + INIT_RETRY_MS;
   for (let attempt = 0; ; attempt++) {
     try {
@@ -97,6 +105,7 @@ export async function initCommand(argv: string[]): Promise<number> {
     } catch (err) {
       if (!isAgentError(err, ...TRANSIENT) || Date.now() > deadline) throw err;
       p.log.warn({ err: (err as Error).message }, 'Vault not available yet; retrying');
+      const { backoffDelay } = await import('../renewal/schedule.ts');
       await new Promise((r) => setTimeout(r, backoffDelay(attempt, Math.random())));
     }
   }
@@ -105,8 +114,7 @@ export async function initCommand(argv: string[]): Promise<number> {
 export async function runCommand(argv: string[]): Promise<number> {
   const p = await prepare('run', argv);
   if (!p) return 0;
-  const { config, log } = p;
-  const { agent, metrics } = build('run', p);
+  const { config, log, agent, metrics } = p;
   const { serveHealth } = await import('../metrics/server.ts');
   let server;
   try {
@@ -123,7 +131,7 @@ export async function runCommand(argv: string[]): Promise<number> {
     agent.state = 'failing';
   }
   agent.keepFresh();
-  const watchers = watch(config, agent, log);
+  const watchers = await watch(config, agent, log);
   await new Promise<void>((resolve) => {
     const stop = () => resolve();
     process.once('SIGTERM', stop);
@@ -135,7 +143,8 @@ export async function runCommand(argv: string[]): Promise<number> {
 }
 
 /** Watches the out dir (self-healing) and the token's folder (rotation → retry now if failing). */
-function watch(config: AgentConfig, agent: Agent, log: Logger) {
+async function watch(config: AgentConfig, agent: Agent, log: Logger) {
+  const { watchDir } = await import('../output/watch-dir.ts');
   // Our own commits fire events too; heal() compares content, so the debounce is enough.
   const out = watchDir(config.output.outDir, () => void agent.heal().catch((err) => log.error({ err: (err as Error).message }, 'self-heal failed')));
   const token = watchDir(dirname(config.auth.tokenPath), () => agent.nudge());
