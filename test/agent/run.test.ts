@@ -64,8 +64,10 @@ describe('run', () => {
       const prev = serials[i - 1]!;
       const lifetime = prev.notAfter - Math.max(prev.notBefore, prev.seenAt);
       const leftShare = (prev.notAfter - serials[i]!.seenAt) / lifetime;
-      expect(leftShare).toBeGreaterThan(0.45 - 0.2); // generous below: process scheduling on a loaded CI box
-      expect(leftShare).toBeLessThanOrEqual(0.55 + 0.01);
+      // Generous both ways: the reader's own polling delay on a loaded CI box shifts
+      // seenAt by up to a few hundred ms of a 4 s lifetime.
+      expect(leftShare).toBeGreaterThan(0.45 - 0.25);
+      expect(leftShare).toBeLessThanOrEqual(0.55 + 0.07);
     }
     const metrics = await scrape(port, '/metrics');
     expect(metrics).toMatch(/vault_pki_agent_renewals_total\{result="success"\} \d+/);
