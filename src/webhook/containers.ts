@@ -4,6 +4,7 @@ import type { V1Container, V1Volume, V1VolumeMount } from '@kubernetes/client-no
 import type { InjectConfig } from './config.ts';
 import {
   AGENT_UID,
+  INIT_COMMAND,
   CREDS_VOLUME,
   INIT_NAME,
   SIDECAR_NAME,
@@ -69,6 +70,7 @@ function agentContainer(name: string, verb: 'init' | 'run', config: InjectConfig
     name,
     image: defaults.image,
     imagePullPolicy: defaults.imagePullPolicy,
+    ...(verb === 'init' ? { command: [...INIT_COMMAND] } : {}),
     args: agentArgs(verb, config, defaults, pod),
     resources: {
       requests: { ...defaults.resources.requests },

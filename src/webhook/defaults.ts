@@ -45,6 +45,12 @@ export const TOKEN_VOLUME = 'vault-pki-agent-token';
 
 /** UID/GID the injected containers run as (the image's non-root user). */
 export const AGENT_UID = 65532;
+/**
+ * The init container runs the CLI with V8's full JIT (it lives ~100 ms and
+ * exits: lite mode would cost it ~10 ms); the sidecar keeps the image's
+ * entrypoint, `node --lite-mode`, which saves ~4.5 MiB RSS in every pod.
+ */
+export const INIT_COMMAND = ['node', '/app/dist/cli/main.js'];
 
 export const DEFAULTS: Omit<WebhookDefaults, 'image' | 'vaultAddr'> = {
   imagePullPolicy: 'IfNotPresent',

@@ -20,9 +20,15 @@ import { DEFAULTS } from '../../src/webhook/defaults.ts';
 import { kubeConfig, publishCaBundle } from '../../src/webhook/kube.ts';
 
 const run = promisify(execFile);
-// What the image runs: the built CLI under `node --lite-mode` (Dockerfile ENTRYPOINT); `npm test` builds dist/ first.
+// What the image runs: the built CLI (`npm test` builds dist/ first), by the container's
+// command when it has one, else by the Dockerfile ENTRYPOINT `node --lite-mode /app/dist/cli/main.js`.
 const MAIN = new URL('../../dist/cli/main.js', import.meta.url).pathname;
-const NODE_FLAGS = ['--lite-mode'];
+const IMAGE_MAIN = '/app/dist/cli/main.js';
+const nodeArgsOf = (c: V1Container): string[] => {
+  const [bin, ...rest] = c.command ?? ['node', '--lite-mode', IMAGE_MAIN];
+  expect(bin).toBe('node');
+  return rest.map((a) => (a === IMAGE_MAIN ? MAIN : a));
+};
 
 describe('the injected init container', () => {
   let m: MeshPki;
@@ -118,7 +124,7 @@ describe('the injected init container', () => {
       for (const [mountPath, local] of paths) if (arg.includes(`=${mountPath}`)) return arg.replace(`=${mountPath}`, `=${local}`);
       return arg;
     };
-    return [...(container.command ?? []), ...container.args!.map(localize)];
+    return container.args!.map(localize);
   }
 
   const envOf = (container: V1Container): NodeJS.ProcessEnv => ({ PATH: process.env.PATH, ...Object.fromEntries((container.env ?? []).map((e) => [e.name, e.value ?? ''])) });
@@ -136,7 +142,7 @@ describe('the injected init container', () => {
       const { pod, paths } = await injectedPod(uniqueName('web'), annotations);
       const init = pod.spec!.initContainers![0]!;
       expect(init.name).toBe('vault-pki-agent-init');
-      const { stderr } = await run(process.execPath, [...NODE_FLAGS, MAIN, ...commandOf(init, paths)], { env: envOf(init), timeout: 60_000 }).catch((e) => {
+      const { stderr } = await run(process.execPath, [...nodeArgsOf(init), ...commandOf(init, paths)], { env: envOf(init), timeout: 60_000 }).catch((e) => {
         throw new Error(`the injected command failed (exit ${e.code}): ${e.stderr}`);
       });
       const outDir = paths.get(annotations['vault-pki-agent.io/out-dir'] ?? '/var/run/secrets/workload-spiffe-credentials')!;
@@ -150,11 +156,11 @@ describe('the injected init container', () => {
   it('runs the injected sidecar command until ready, within its memory limit', async () => {
     const { pod, paths } = await injectedPod(uniqueName('side'), {});
     const [init, sidecar] = pod.spec!.initContainers!;
-    await run(process.execPath, [...NODE_FLAGS, MAIN, ...commandOf(init!, paths)], { env: envOf(init!), timeout: 60_000 });
+    await run(process.execPath, [...nodeArgsOf(init!), ...commandOf(init!, paths)], { env: envOf(init!), timeout: 60_000 });
     const port = await freePort();
     // The one change: the sidecar's port, as tests share one network namespace.
     const args = commandOf(sidecar!, paths).map((a) => (a.startsWith('--listen=') ? `--listen=127.0.0.1:${port}` : a));
-    const child = spawn(process.execPath, [...NODE_FLAGS, MAIN, ...args], { env: envOf(sidecar!), stdio: 'ignore' });
+    const child = spawn(process.execPath, [...nodeArgsOf(sidecar!), ...args], { env: envOf(sidecar!), stdio: 'ignore' });
     try {
       let ready = false;
       for (let i = 0; i < 100 && !ready; i++) {
