@@ -3,6 +3,7 @@
 
 import { ANNOTATIONS, PREFIX, USER_KEYS, type AnnotationName } from './annotations.ts';
 import type { WebhookDefaults } from './defaults.ts';
+import { parseDuration } from '../config/duration.ts';
 
 export type Layout = 'istio' | 'spiffe' | 'tls';
 export type Mode = 'issue' | 'sign';
@@ -32,7 +33,6 @@ export type ParseResult = { ok: true; config: InjectConfig } | { ok: false; prob
 
 const NAME = /^[A-Za-z0-9](?:[A-Za-z0-9_.-]{0,126}[A-Za-z0-9])?$/;
 const MOUNT = /^[A-Za-z0-9](?:[A-Za-z0-9_./-]{0,126}[A-Za-z0-9])?$/;
-const DURATION = /^(?:\d+(?:h|m|s))+$/;
 const TRUST_DOMAIN = /^[a-z0-9](?:[a-z0-9.-]{0,253}[a-z0-9])?$/;
 const DNS_NAME = /^(?:\*\.)?(?:[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)*[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$/;
 const CONTAINER = /^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$/;
@@ -43,11 +43,6 @@ const RESERVED_DIRS = ['/var/run/secrets/vault-pki-agent', '/var/run/secrets/kub
 /** Where a container that Istio injects after us will be; it may be named before it exists. */
 export const ISTIO_PROXY = 'istio-proxy';
 
-function durationSeconds(v: string): number {
-  let total = 0;
-  for (const [, n, unit] of v.matchAll(/(\d+)(h|m|s)/g)) total += Number(n) * (unit === 'h' ? 3600 : unit === 'm' ? 60 : 1);
-  return total;
-}
 
 function absolutePath(v: string): string | undefined {
   if (!v.startsWith('/') || v === '/' || v.length > 255) return undefined;
@@ -94,7 +89,8 @@ export function parseAnnotations(annotations: Readonly<Record<string, string>>, 
   const trustDomain = pick('trustDomain', defaults.trustDomain, TRUST_DOMAIN, 'is not a SPIFFE trust domain; use lowercase letters, digits, "." or "-", such as cluster.local');
 
   const ttl = get('ttl') ?? defaults.ttl;
-  if (get('ttl') !== undefined && (!DURATION.test(ttl) || durationSeconds(ttl) < 60)) {
+  // The agent's own parser, so an annotation the webhook accepts is one the injected agent accepts.
+  if (get('ttl') !== undefined && (parseDuration(ttl) ?? 0) < 60) {
     bad('ttl', ttl, 'is not a duration of at least one minute; write it like 24h, 90m or 1h30m');
   }
 

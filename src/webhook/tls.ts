@@ -6,6 +6,7 @@ import 'reflect-metadata';
 import { webcrypto, X509Certificate } from 'node:crypto';
 import { isIP } from 'node:net';
 import * as x509 from '@peculiar/x509';
+import { pemBlocks } from '../certs/pem.ts';
 
 const ALG = { name: 'ECDSA', namedCurve: 'P-256', hash: 'SHA-256' } as const;
 /** Tolerated clock skew between us and the apiserver. */
@@ -75,9 +76,9 @@ export async function issueServing(ca: Ca, opts: { hosts: readonly string[]; lif
 
 /** Splits a PEM bundle into certificates; unparsable blocks are dropped. */
 export function splitBundle(pem: string): X509Certificate[] {
-  const blocks = pem.match(/-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----/g) ?? [];
   const out: X509Certificate[] = [];
-  for (const block of blocks) {
+  for (const { type, pem: block } of pemBlocks(pem)) {
+    if (type !== 'CERTIFICATE') continue;
     try {
       out.push(new X509Certificate(block));
     } catch {
