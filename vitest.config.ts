@@ -5,6 +5,10 @@ const UNIT = [
   'test/webhook/{pipeline,docs,tls,cli,server}.test.ts',
   'test/bootstrap/{config,role}.test.ts',
 ];
+// Pod tests: run by `node scripts/test.ts` inside the node's network namespace.
+const E2E = ['test/e2e/**/*.test.ts'];
+// Starts node stacks of its own and looks at the host afterwards: runs on the host.
+const CONTAINMENT = ['test/e2e/containment.test.ts'];
 
 export default defineConfig({
   test: {
@@ -12,7 +16,8 @@ export default defineConfig({
     hookTimeout: 180_000,
     pool: 'forks',
     maxWorkers: 2,
-    reporters: ['default', ['json', { outputFile: '.stack/vitest-results.json' }]],
+    // scripts/test.ts names a second report for the e2e run; .ci/run sums both.
+    reporters: ['default', ['json', { outputFile: process.env.VPA_VITEST_REPORT || '.stack/vitest-results.json' }]],
     projects: [
       // No peers needed (`npx vitest run --project unit`): pure logic, and servers of our own on loopback.
       { extends: true, test: { name: 'unit', include: UNIT } },
@@ -21,10 +26,22 @@ export default defineConfig({
         test: {
           name: 'stack',
           include: ['test/**/*.test.ts'],
-          exclude: UNIT,
+          exclude: [...UNIT, ...E2E],
           // Real peers: one kube-apiserver and one Vault shared by every file;
           // files isolate themselves by namespace, mount and role names.
           globalSetup: ['test/ground/global-setup.ts'],
+        },
+      },
+      // Root, containerd & co.: each test starts `npm run stack -- --node` itself.
+      { extends: true, test: { name: 'containment', include: CONTAINMENT, testTimeout: 600_000 } },
+      {
+        extends: true,
+        test: {
+          name: 'e2e',
+          include: E2E,
+          exclude: CONTAINMENT,
+          // One stack with a kubelet node for every file; must run inside its namespaces.
+          globalSetup: ['test/e2e/global-setup.ts'],
         },
       },
     ],

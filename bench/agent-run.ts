@@ -1,6 +1,6 @@
 // `run` steady-state RSS and CPU vs Vault Agent (same template, no
 // exit_after_auth) and bare `node` as the floor, side by side over the same
-// window. Two phases: a short ttl (renewals happening) and a long one (idle:
+// window; our `run` both as the image starts it (`--lite-mode`) and with the full JIT. Two phases: a short ttl (renewals happening) and a long one (idle:
 // anything above ~0 CPU would be polling).
 // Usage: npm run bench:run [-- SECONDS_PER_PHASE]
 
@@ -20,6 +20,8 @@ interface Subject {
   name: string;
   child: ChildProcess;
 }
+
+type Row = Awaited<ReturnType<typeof measure>>[number];
 
 async function measure(subjects: Subject[], windowS: number) {
   await new Promise((r) => setTimeout(r, 5_000)); // past start-up and the first issuance
@@ -44,21 +46,22 @@ async function phase(label: string, ttl: string, roleTtl: string) {
   const s = stack();
   const m = await meshPki({ ttl: roleTtl, maxTtl: '48h', notBefore: '1s' });
   const ours = await mkdtemp(join(tmpdir(), 'vpa-r-'));
+  const oursLite = await mkdtemp(join(tmpdir(), 'vpa-r-'));
   const theirs = await mkdtemp(join(tmpdir(), 'vpa-r-'));
   const cfg = await vaultAgentConfig({ m, vaultAddr: s.vaultAddr, caFile: s.vaultCaFile, outDir: theirs, ttl, exitAfterAuth: false });
   const subjects: Subject[] = [
     { name: 'node (bare, idle)', child: spawn(process.execPath, ['-e', 'setInterval(() => {}, 1 << 30)'], { stdio: 'ignore' }) },
-    // As the image runs it: ENTRYPOINT node --lite-mode (see Dockerfile).
-    { name: 'vault-pki-agent run', child: spawn(process.execPath, ['--lite-mode', CLI, 'run', ...agentArgs(m, ours, [`--ttl=${ttl}`, '--log-level=warn', `--listen=127.0.0.1:${await freePort()}`])], { env: cleanEnv(), stdio: 'ignore' }) },
+    { name: 'vault-pki-agent run', child: spawn(process.execPath, [CLI, 'run', ...agentArgs(m, ours, [`--ttl=${ttl}`, '--log-level=warn', `--listen=127.0.0.1:${await freePort()}`])], { env: cleanEnv(), stdio: 'ignore' }) },
+    { name: 'run --lite-mode', child: spawn(process.execPath, ['--lite-mode', CLI, 'run', ...agentArgs(m, oursLite, [`--ttl=${ttl}`, '--log-level=warn', `--listen=127.0.0.1:${await freePort()}`])], { env: cleanEnv(), stdio: 'ignore' }) },
     { name: 'vault agent', child: spawn(s.vaultBin, ['agent', `-config=${cfg}`, '-log-level=warn'], { env: cleanEnv(), stdio: 'ignore' }) },
   ];
   try {
     const rows = await measure(subjects, seconds);
     console.log(`\n${label}: ttl ${ttl}, ${seconds}s window`);
     for (const r of rows) console.log(`  ${r.name.padEnd(22)} RSS median ${r.rssMiB.toFixed(1).padStart(6)} MiB (max ${r.maxRssMiB.toFixed(1)})   CPU ${r.cpuPercent.toFixed(2).padStart(6)} %`);
-    const node = rows[0]!;
-    const us = rows[1]!;
-    console.log(`  ours − bare node: ${(us.rssMiB - node.rssMiB).toFixed(1)} MiB`);
+    const [node, us, lite, va] = rows as [Row, Row, Row, Row];
+    console.log(`  ours − bare node: ${(us.rssMiB - node.rssMiB).toFixed(1)} MiB (lite mode ${(lite.rssMiB - node.rssMiB).toFixed(1)})`);
+    console.log(`  ours / vault agent: ${(us.rssMiB / va.rssMiB).toFixed(2)} (lite mode ${(lite.rssMiB / va.rssMiB).toFixed(2)}); targets ≤ 0.5 and ≤ 96 MiB`);
   } finally {
     for (const x of subjects) x.child.kill('SIGTERM');
   }

@@ -13,7 +13,7 @@ import { validateConfig } from '../src/bootstrap/config.ts';
 import { loadKube } from '../src/bootstrap/kube.ts';
 import { runBootstrap } from '../src/bootstrap/run.ts';
 import { bootstrapVault } from '../src/bootstrap/vault.ts';
-import { createVaultHttp } from '../src/vault/http.ts';
+import { createVaultClient } from '../src/vault/client.ts';
 import { startStack } from '../test/ground/stack/stack.ts';
 
 const run = promisify(execFile);
@@ -37,7 +37,7 @@ const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.len
 const fmt = (xs: number[]) => `median ${median(xs).toFixed(0)} ms, min ${Math.min(...xs).toFixed(0)}, max ${Math.max(...xs).toFixed(0)} (n=${xs.length})`;
 
 try {
-  const http = createVaultHttp({ address: s.vaultAddr, caPem: (await import('node:fs')).readFileSync(s.vaultCaFile, 'utf8') });
+  const http = createVaultClient({ address: s.vaultAddr, caPem: (await import('node:fs')).readFileSync(s.vaultCaFile, 'utf8') });
   const vault = bootstrapVault(http, s.vaultToken);
   const kube = loadKube(s.kubeconfig);
   const inProcess = { empty: [] as number[], noop: [] as number[] };

@@ -3,7 +3,7 @@
 // before the first write; then each pending step is re-read and applied in
 // order with a progress line. A run whose plan is all `=` writes nothing.
 
-import type { Logger } from '../log/logger.ts';
+import type { Logger } from '../log/log.ts';
 import type { BootstrapConfig } from './config.ts';
 import type { KubeApi } from './kube.ts';
 import { planLine, SYMBOL, type Check, type Context, type Step } from './plan.ts';

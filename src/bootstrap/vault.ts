@@ -3,7 +3,7 @@
 // token needs. Counts writes, so a caller can prove a no-op run wrote nothing.
 
 import { AgentError, isAgentError } from '../errors.ts';
-import type { VaultHttp } from '../vault/http.ts';
+import type { VaultClient } from '../vault/client.ts';
 
 export type Capability = 'read' | 'list' | 'update' | 'sudo';
 
@@ -31,16 +31,16 @@ function forbidden(err: AgentError, path: string, cap: string, op: string): Agen
   );
 }
 
-export function bootstrapVault(http: VaultHttp, token: string): BootstrapVault {
+export function bootstrapVault(vault: VaultClient, token: string): BootstrapVault {
   let writes = 0;
   return {
-    address: http.address,
+    address: vault.address,
     get writes() {
       return writes;
     },
     async read(path, op) {
       try {
-        const res = await http.request({ method: 'GET', path, token, op });
+        const res = await vault.request({ method: 'GET', path, token, op });
         return res?.data ?? res;
       } catch (err) {
         if (isAgentError(err, 'VAULT_NOT_FOUND')) return undefined;
@@ -50,7 +50,7 @@ export function bootstrapVault(http: VaultHttp, token: string): BootstrapVault {
     },
     async list(path, op) {
       try {
-        const res = await http.request({ method: 'GET', path: `${path}?list=true`, token, op });
+        const res = await vault.request({ method: 'LIST', path, token, op });
         return (res?.data?.keys as string[] | undefined) ?? [];
       } catch (err) {
         if (isAgentError(err, 'VAULT_NOT_FOUND')) return [];
@@ -61,7 +61,7 @@ export function bootstrapVault(http: VaultHttp, token: string): BootstrapVault {
     async write(path, body, op) {
       writes++;
       try {
-        const res = await http.request({ method: 'POST', path, body, token, op });
+        const res = await vault.request({ method: 'POST', path, body, token, op });
         return res?.data ?? res;
       } catch (err) {
         if (isAgentError(err, 'VAULT_FORBIDDEN')) throw forbidden(err, path, path.startsWith('sys/auth/') ? 'sudo' : 'update', op);
@@ -70,7 +70,7 @@ export function bootstrapVault(http: VaultHttp, token: string): BootstrapVault {
     },
     async capabilities(paths) {
       try {
-        const res = await http.request({ method: 'POST', path: 'sys/capabilities-self', body: { paths }, token, op: 'capabilities' });
+        const res = await vault.request({ method: 'POST', path: 'sys/capabilities-self', body: { paths }, token, op: 'capabilities' });
         const out: Record<string, string[]> = {};
         for (const p of paths) out[p] = (res?.data?.[p] ?? res?.[p] ?? []) as string[];
         return out;

@@ -1,11 +1,7 @@
 // PEM blocks in, typed pieces out. Parsing uses Node's own X509Certificate
 // and KeyObject: no ASN.1 library on the sidecar's path.
 
-import type { KeyObject } from 'node:crypto';
-import { crypto } from '../node-builtins.ts';
-
-const { X509Certificate, createPrivateKey } = crypto;
-type X509Certificate = import('node:crypto').X509Certificate;
+import { X509Certificate, createPrivateKey, type KeyObject } from 'node:crypto';
 
 const BLOCK = /-----BEGIN ([A-Z0-9 ]+)-----[\s\S]+?-----END \1-----/g;
 

@@ -2,30 +2,36 @@
 // on any problem, nothing touched), then obtain and write; `run` goes on to
 // keep the set fresh, watch the out dir and the token, and serve health.
 
-import { path } from '../node-builtins.ts';
+import { dirname } from 'node:path';
 import { AgentError, isAgentError } from '../errors.ts';
-import { agentFlagSpec, FIELDS, loadAgentConfig, type AgentConfig } from '../config/agent-config.ts';
+import { AGENT_FLAGS, loadAgentConfig, type AgentConfig } from '../config/agent-config.ts';
 import { decodeClaims, fileTokenSource } from '../identity/token.ts';
-import { createLogger, type Logger, type LogLevel } from '../log/logger.ts';
+import { createLogger, type Logger, type LogLevel } from '../log/log.ts';
 import { agentMetrics } from '../metrics/agent-metrics.ts';
-import type { Agent } from '../renewal/agent.ts';
+import { serveHealth } from '../metrics/server.ts';
+import { loadLayout } from '../output/templates.ts';
+import { Agent } from '../renewal/agent.ts';
+import { backoffDelay } from '../renewal/schedule.ts';
 import { kubernetesLogin } from '../vault/auth.ts';
-import { createVaultHttp } from '../vault/http.ts';
+import { createVaultClient } from '../vault/client.ts';
+import { vaultPki } from '../vault/pki.ts';
 import { trustedRoots } from '../vault/roots.ts';
 import { flagHelp, parseFlags } from './flags.ts';
-
-const { dirname } = path;
+import { watchFolder } from './watch.ts';
 
 /** init retries transient Vault failures this long before giving up (the kubelet then restarts it). */
 const INIT_RETRY_MS = 60_000;
 const TRANSIENT = ['VAULT_UNREACHABLE', 'VAULT_TIMEOUT', 'VAULT_SEALED', 'VAULT_SERVER'] as const;
 
+const SUMMARY = {
+  init: 'Obtain the workload certificate once, write it, exit 0.',
+  run: 'Obtain the workload certificate and keep it fresh: renew, self-heal, serve /metrics, /healthz and /readyz.',
+};
+
 async function prepare(command: 'init' | 'run', argv: string[]) {
-  const spec = agentFlagSpec();
-  const { values } = parseFlags(command, argv, spec);
+  const { values } = parseFlags(command, argv, AGENT_FLAGS);
   if (values.help) {
-    const describe = Object.fromEntries(Object.entries(FIELDS).map(([k, f]) => [k, f.help + (f.default !== undefined && f.default !== '' ? ` (default ${JSON.stringify(f.default)})` : '')]));
-    process.stdout.write(flagHelp(command, command === 'init' ? 'Obtain the workload certificate once, write it, exit 0.' : 'Obtain the workload certificate and keep it fresh.', spec, describe));
+    process.stdout.write(flagHelp(command, SUMMARY[command], AGENT_FLAGS));
     return undefined;
   }
   const config = await loadAgentConfig(values);
@@ -34,8 +40,9 @@ async function prepare(command: 'init' | 'run', argv: string[]) {
   // Before any side effect: the token must be there and be a service-account JWT.
   decodeClaims(await tokenSource.read(), tokenSource.path);
   if (config.vault.skipVerify) log.warn('VAULT_SKIP_VERIFY is set: Vault\'s TLS certificate is NOT verified; anyone on the path can impersonate Vault');
+  const layout = await loadLayout(config.output.layout);
   const metrics = agentMetrics();
-  const http = createVaultHttp({
+  const vault = createVaultClient({
     address: config.vault.address,
     caPem: config.vault.caPem,
     namespace: config.vault.namespace,
@@ -47,29 +54,9 @@ async function prepare(command: 'init' | 'run', argv: string[]) {
       log.debug({ op: e.op, code: e.code, seconds: e.seconds }, 'vault request');
     },
   });
-  // The trusted roots are needed either way (to judge a certificate on disk, or
-  // for the new bundle). Asking now — a read of public issuer certificates —
-  // opens the TLS connection while the rest of the agent loads: init's
-  // critical path is Node's start-up, then Vault, and this overlaps the two.
-  const roots = trustedRoots({ http, mount: config.pki.rootMount, log });
-  let early: Promise<string> | undefined = roots();
-  const rootsOnce = () => {
-    const r = early ?? roots();
-    early = undefined;
-    return r;
-  };
-  const login = kubernetesLogin({ http, mount: config.auth.mount, role: config.auth.role, tokenSource });
-  // Likewise the login: Vault's TokenReview round trip is the longest wait of an
-  // issuance. (A restart that reuses its certificate spends one login for it,
-  // as Vault Agent's auto-auth does at every start.)
-  login.token().catch(() => undefined); // its error, if any, surfaces at the issue call
-  const [{ loadLayout }, { Agent }, { vaultPki }] = await Promise.all([
-    import('../output/templates.ts'),
-    import('../renewal/agent.ts'),
-    import('../vault/pki.ts'),
-  ]);
-  const layout = await loadLayout(config.output.layout);
-  const pki = vaultPki({ http, login, mount: config.pki.mount, role: config.pki.role });
+  const login = kubernetesLogin({ vault, mount: config.auth.mount, role: config.auth.role, tokenSource });
+  const pki = vaultPki({ vault, login, mount: config.pki.mount, role: config.pki.role });
+  const roots = trustedRoots({ vault, mount: config.pki.rootMount, log });
   const agent = new Agent({
     obtain: {
       pki,
@@ -78,9 +65,9 @@ async function prepare(command: 'init' | 'run', argv: string[]) {
       trustDomain: config.identity.trustDomain,
       dnsSans: config.identity.dnsSans,
       ttlSeconds: config.ttlSeconds,
-      extraRoots: rootsOnce,
+      extraRoots: roots,
     },
-    trustedRoots: rootsOnce,
+    trustedRoots: roots,
     layout,
     outDir: config.output.outDir,
     write: { keyGid: config.output.keyGid },
@@ -104,9 +91,9 @@ export async function initCommand(argv: string[]): Promise<number> {
       return 0;
     } catch (err) {
       if (!isAgentError(err, ...TRANSIENT) || Date.now() > deadline) throw err;
-      p.log.warn({ err: (err as Error).message }, 'Vault not available yet; retrying');
-      const { backoffDelay } = await import('../renewal/schedule.ts');
-      await new Promise((r) => setTimeout(r, backoffDelay(attempt, Math.random())));
+      const retryInMs = backoffDelay(attempt, Math.random());
+      p.log.warn({ err: (err as Error).message, attempt, retryInMs }, 'Vault not available yet; retrying');
+      await new Promise((r) => setTimeout(r, retryInMs));
     }
   }
 }
@@ -115,7 +102,6 @@ export async function runCommand(argv: string[]): Promise<number> {
   const p = await prepare('run', argv);
   if (!p) return 0;
   const { config, log, agent, metrics } = p;
-  const { serveHealth } = await import('../metrics/server.ts');
   let server;
   try {
     server = await serveHealth({ listen: config.listen, registry: metrics.registry, ready: () => agent.ready() });
@@ -131,7 +117,7 @@ export async function runCommand(argv: string[]): Promise<number> {
     agent.state = 'failing';
   }
   agent.keepFresh();
-  const watchers = await watch(config, agent, log);
+  const watchers = watch(config, agent, log);
   await new Promise<void>((resolve) => {
     const stop = () => resolve();
     process.once('SIGTERM', stop);
@@ -142,16 +128,24 @@ export async function runCommand(argv: string[]): Promise<number> {
   return 0;
 }
 
-/** Watches the out dir (self-healing) and the token's folder (rotation → retry now if failing). */
-async function watch(config: AgentConfig, agent: Agent, log: Logger) {
-  const { watchDir } = await import('../output/watch-dir.ts');
+/** Watches the out dir (self-healing) and the token's folder (the kubelet rotated it → retry now if failing). */
+function watch(config: AgentConfig, agent: Agent, log: Logger) {
+  const failed = (what: string) => (err: Error) => log.warn({ err: err.message }, `watching the ${what} failed; renewals go on without it`);
   // Our own commits fire events too; heal() compares content, so the debounce is enough.
-  const out = watchDir(config.output.outDir, () => void agent.heal().catch((err) => log.error({ err: (err as Error).message }, 'self-heal failed')));
-  const token = watchDir(dirname(config.auth.tokenPath), () => agent.nudge());
-  return {
-    close: () => {
-      out.close();
-      token.close();
+  const out = watchFolder(
+    config.output.outDir,
+    () => void agent.heal().catch((err) => log.error({ err: (err as Error).message }, 'self-heal failed')),
+    failed('out dir'),
+  );
+  const token = watchFolder(
+    dirname(config.auth.tokenPath),
+    () => {
+      if (agent.nudge()) log.info({ tokenPath: config.auth.tokenPath }, 'service-account token changed; retrying now');
     },
-  };
+    failed('token folder'),
+  );
+  void Promise.all([out.ready, token.ready]).then(() =>
+    log.info({ outDir: config.output.outDir, tokenDir: dirname(config.auth.tokenPath) }, 'watching the out dir and the token folder'),
+  );
+  return { close: () => Promise.all([out.close(), token.close()]) };
 }

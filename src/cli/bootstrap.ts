@@ -8,33 +8,22 @@ import type { KubeApi } from '../bootstrap/kube.ts';
 import { runBootstrap } from '../bootstrap/run.ts';
 import { bootstrapVault } from '../bootstrap/vault.ts';
 import { AgentError } from '../errors.ts';
-import { createLogger, LOG_LEVELS } from '../log/logger.ts';
-import { createVaultHttp } from '../vault/http.ts';
-import { flagHelp, parseFlags, type FlagSpec } from './flags.ts';
+import { createLogger, LOG_LEVELS } from '../log/log.ts';
+import { createVaultClient } from '../vault/client.ts';
+import { flagHelp, parseFlags, type FlagTable } from './flags.ts';
 
-const FLAGS: FlagSpec = {
-  config: { type: 'string' },
-  'dry-run': { type: 'boolean' },
-  'vault-addr': { type: 'string' },
-  'vault-token': { type: 'string' },
-  kubeconfig: { type: 'string' },
-  'log-level': { type: 'string' },
-  help: { type: 'boolean', short: 'h' },
-};
-
-const DESCRIBE: Record<string, string> = {
-  config: 'YAML file (see docs/bootstrap.md); every key has a default',
-  'dry-run': 'print the plan and stop; nothing is written',
-  'vault-addr': 'Vault address (env VAULT_ADDR; CA from VAULT_CACERT)',
-  'vault-token': 'Vault token allowed to configure mounts, auth and policies (env VAULT_TOKEN)',
-  kubeconfig: 'kubeconfig for the Kubernetes outputs and the default auth host (env KUBECONFIG, else in-cluster)',
-  'log-level': `one of ${LOG_LEVELS.join(', ')} (default info; logs go to stderr)`,
-  help: 'this text',
+const FLAGS: FlagTable = {
+  config: { value: 'PATH', help: 'YAML file (see docs/bootstrap.md); every key has a default' },
+  'dry-run': { help: 'print the plan and stop; nothing is written' },
+  'vault-addr': { value: 'URL', help: 'Vault address (env VAULT_ADDR; CA from VAULT_CACERT, namespace from VAULT_NAMESPACE)' },
+  'vault-token': { value: 'TOKEN', help: 'Vault token allowed to configure mounts, auth and policies (env VAULT_TOKEN)' },
+  kubeconfig: { value: 'PATH', help: 'kubeconfig for the Kubernetes outputs and the default auth host (env KUBECONFIG, else in-cluster)' },
+  'log-level': { value: 'LEVEL', help: `one of ${LOG_LEVELS.join(', ')} (default info); JSON lines on stdout` },
 };
 
 const str = (v: unknown): string | undefined => (typeof v === 'string' && v !== '' ? v : undefined);
 
-/** Only "true" and "1" turn verification off, unlike node-vault's "any non-empty value". */
+/** Only "true" and "1" turn verification off; node-vault alone would skip for any non-empty value (see vault/client.ts). */
 function skipVerify(env: NodeJS.ProcessEnv): boolean {
   return env.VAULT_SKIP_VERIFY === 'true' || env.VAULT_SKIP_VERIFY === '1';
 }
@@ -42,7 +31,7 @@ function skipVerify(env: NodeJS.ProcessEnv): boolean {
 export async function bootstrapCommand(argv: string[], env: NodeJS.ProcessEnv = process.env, out = (l: string) => process.stdout.write(l + '\n')): Promise<number> {
   const { values } = parseFlags('bootstrap', argv, FLAGS);
   if (values.help) {
-    process.stdout.write(flagHelp('bootstrap', "Configure Vault's PKI and Kubernetes auth for vault-pki-agent: plan, then apply.", FLAGS, DESCRIBE));
+    process.stdout.write(flagHelp('bootstrap', "Configure Vault's PKI and Kubernetes auth for vault-pki-agent: plan, then apply.", FLAGS));
     return 0;
   }
   const level = str(values['log-level']) ?? 'info';
@@ -65,12 +54,12 @@ export async function bootstrapCommand(argv: string[], env: NodeJS.ProcessEnv = 
   if (skip) log.warn('VAULT_SKIP_VERIFY is set: TLS verification of Vault is OFF — anyone on the path can read the bootstrap token; never do this outside a lab');
   else if (str(env.VAULT_SKIP_VERIFY)) log.warn({ value: env.VAULT_SKIP_VERIFY }, 'VAULT_SKIP_VERIFY ignored: only "true" or "1" turn verification off');
 
-  const http = createVaultHttp({ address, caPem, namespace: str(env.VAULT_NAMESPACE), skipVerify: skip, timeoutMs: 15_000 });
+  const vault = createVaultClient({ address, caPem, namespace: str(env.VAULT_NAMESPACE), skipVerify: skip, timeoutMs: 15_000 });
   const kubeconfig = str(values.kubeconfig);
   let kube: Promise<KubeApi> | undefined;
   await runBootstrap({
     config,
-    vault: bootstrapVault(http, token),
+    vault: bootstrapVault(vault, token),
     kube: () => (kube ??= import('../bootstrap/kube.ts').then((m) => m.loadKube(kubeconfig))),
     dryRun: values['dry-run'] === true,
     out,

@@ -2,14 +2,17 @@
 import { readFileSync } from 'node:fs';
 import { AgentError } from '../errors.ts';
 import { formatReport, inspectPath } from '../inspect/inspect.ts';
-import { flagHelp, parseFlags, type FlagSpec } from './flags.ts';
+import { flagHelp, parseFlags, type FlagTable } from './flags.ts';
 
-const SPEC: FlagSpec = { json: { type: 'boolean' }, ca: { type: 'string' }, help: { type: 'boolean', short: 'h' } };
+const FLAGS: FlagTable = {
+  json: { help: 'print the report as JSON' },
+  ca: { value: 'PATH', help: 'PEM file of trusted roots to verify against (default: the roots in PATH)' },
+};
 
 export async function inspectCommand(argv: string[]): Promise<number> {
-  const { values, positionals } = parseFlags('inspect', argv, SPEC, true);
+  const { values, positionals } = parseFlags('inspect', argv, FLAGS, true);
   if (values.help) {
-    process.stdout.write(flagHelp('inspect PATH', 'Report identity, validity, chain and key match of a rendered folder or PEM file. Exit 0 sound, 1 unsound.', SPEC, { json: 'print the report as JSON', ca: 'PEM file of trusted roots to verify against (default: the roots in PATH)', help: 'this help' }));
+    process.stdout.write(flagHelp('inspect PATH', 'Report identity, validity, chain and key match of a rendered folder or PEM file. Exit 0 sound, 1 unsound.', FLAGS));
     return 0;
   }
   if (positionals.length !== 1) throw new AgentError('USAGE', `inspect takes exactly one PATH (a rendered folder or a PEM file), got ${positionals.length}`);

@@ -26,6 +26,11 @@ Run 'vault-pki-agent <command> --help' for the flags of one command.
 Exit codes: 0 done, 2 usage or configuration error (nothing changed), 1 runtime failure.`;
 
 export async function main(argv: string[]): Promise<number> {
+  // DEBUG=… would switch on the `debug` output of node-vault and of axios'
+  // redirect follower, which print request options and bodies — the Vault
+  // token header and the login JWT among them. Never honoured: removed before
+  // any command (and so the `debug` module) loads. Our logs are --log-level.
+  delete process.env.DEBUG;
   const [name, ...rest] = argv;
   if (!name || name === '--help' || name === '-h' || name === 'help') {
     process.stdout.write(USAGE + '\n');

@@ -2,8 +2,8 @@
 // Every flag problem is a USAGE error (exit 2) raised before anything starts.
 
 import { AgentError } from '../errors.ts';
-import { createLogger, LOG_LEVELS } from '../log/logger.ts';
-import { flagHelp, parseFlags, type FlagSpec } from './flags.ts';
+import { createLogger, LOG_LEVELS } from '../log/log.ts';
+import { flagHelp, parseFlags, type FlagTable } from './flags.ts';
 import { DEFAULTS, type WebhookDefaults } from '../webhook/defaults.ts';
 import type { TlsSource } from '../webhook/app.ts';
 
@@ -39,30 +39,24 @@ const STRING_FLAGS = [
   'log-level',
 ] as const;
 
-const OPTIONS: FlagSpec = {
-  ...Object.fromEntries(STRING_FLAGS.map((f) => [f, { type: 'string' as const }])),
-  config: { type: 'string' },
-  help: { type: 'boolean', short: 'h' },
-};
-
-const DESCRIBE: Record<string, string> = {
-  listen: 'HOST:PORT to serve HTTPS on (POST /mutate, GET /healthz); default :8443',
-  'tls-cert': 'serving certificate file (with --tls-key); reloaded when it changes. Without both: automatic TLS',
-  'tls-key': 'serving key file (with --tls-cert)',
-  'tls-hosts': 'automatic TLS: comma-separated DNS names/IPs of the serving certificate (the Service DNS names)',
-  'tls-cert-lifetime': 'automatic TLS: serving certificate lifetime, renewed at 2/3; default 24h',
-  'tls-ca-lifetime': 'automatic TLS: lifetime of the in-memory CA whose certificate is published as caBundle; default 720h',
-  'webhook-config-name': 'MutatingWebhookConfiguration whose caBundle automatic TLS keeps current (required for automatic TLS)',
-  kubeconfig: 'kubeconfig file; default: in-cluster config or $KUBECONFIG',
-  image: 'image of the injected init container and sidecar (this image) — required',
-  'image-pull-policy': 'Always, IfNotPresent or Never; default IfNotPresent',
-  'vault-addr': 'Vault address the injected containers use (env VAULT_ADDR) — required',
-  'vault-cacert-configmap': "NAME[:KEY]: ConfigMap in each pod's namespace with the CA of Vault's TLS certificate (key default ca.crt)",
-  'default-role': 'Vault Kubernetes-auth role when a pod has no vault-pki-agent.io/role; default mesh-workload',
-  'native-sidecar': 'auto (ask the apiserver: ≥ 1.29), true or false (classic sidecar container)',
-  'agent-log-level': 'log level of the injected containers; default info',
-  'log-level': `${LOG_LEVELS.join(', ')}; default info`,
-  config: 'YAML file whose keys are these flag names (without --); flags given on the command line win',
+const FLAGS: FlagTable = {
+  listen: { value: 'HOST:PORT', help: 'where to serve HTTPS (POST /mutate, GET /healthz, GET /metrics); default :8443' },
+  'tls-cert': { value: 'PATH', help: 'serving certificate file (with --tls-key); reloaded when it changes. Without both: automatic TLS' },
+  'tls-key': { value: 'PATH', help: 'serving key file (with --tls-cert)' },
+  'tls-hosts': { value: 'NAME,...', help: 'automatic TLS: comma-separated DNS names/IPs of the serving certificate (the Service DNS names)' },
+  'tls-cert-lifetime': { value: 'DURATION', help: 'automatic TLS: serving certificate lifetime, renewed at 2/3; default 24h' },
+  'tls-ca-lifetime': { value: 'DURATION', help: 'automatic TLS: lifetime of the in-memory CA whose certificate is published as caBundle; default 720h' },
+  'webhook-config-name': { value: 'NAME', help: 'MutatingWebhookConfiguration whose caBundle automatic TLS keeps current (required for automatic TLS)' },
+  kubeconfig: { value: 'PATH', help: 'kubeconfig file; default: in-cluster config or $KUBECONFIG' },
+  image: { value: 'REGISTRY/NAME:TAG', help: 'image of the injected init container and sidecar (this image) — required' },
+  'image-pull-policy': { value: 'Always|IfNotPresent|Never', help: 'pull policy of the injected containers; default IfNotPresent' },
+  'vault-addr': { value: 'URL', help: 'Vault address the injected containers use (env VAULT_ADDR) — required' },
+  'vault-cacert-configmap': { value: 'NAME[:KEY]', help: "ConfigMap in each pod's namespace with the CA of Vault's TLS certificate (key default ca.crt)" },
+  'default-role': { value: 'ROLE', help: 'Vault Kubernetes-auth role when a pod has no vault-pki-agent.io/role; default mesh-workload' },
+  'native-sidecar': { value: 'auto|true|false', help: 'auto: ask the apiserver (≥ 1.29); true: native sidecar; false: classic sidecar container' },
+  'agent-log-level': { value: 'LEVEL', help: 'log level of the injected containers; default info' },
+  'log-level': { value: 'LEVEL', help: `one of ${LOG_LEVELS.join(', ')}; default info` },
+  config: { value: 'PATH', help: 'YAML file whose keys are these flag names (without --); flags given on the command line win' },
 };
 
 /** Reads `--config FILE`: a YAML map of flag names to values; unknown keys are a usage error. */
@@ -104,9 +98,9 @@ export function parseListen(v: string): { host: string; port: number } {
 }
 
 export async function webhookCommand(argv: string[]): Promise<number> {
-  const { values: cli } = parseFlags('webhook', argv, OPTIONS);
+  const { values: cli } = parseFlags('webhook', argv, FLAGS);
   if (cli.help) {
-    process.stdout.write(flagHelp('webhook', 'Serve the pod-injection admission webhook (AdmissionReview v1).', OPTIONS, DESCRIBE));
+    process.stdout.write(flagHelp('webhook', 'Serve the pod-injection admission webhook (AdmissionReview v1).', FLAGS));
     return 0;
   }
   const fromFile = typeof cli.config === 'string' ? await configFile(cli.config) : {};

@@ -2,12 +2,11 @@
 // in one pass that reports every problem at once, then frozen. The schema is
 // a table, not a library: the sidecar should not pay zod's ~18 MiB for it.
 
-import { fs } from '../node-builtins.ts';
+import { existsSync, readFileSync } from 'node:fs';
 import { AgentError } from '../errors.ts';
-import type { FlagSpec } from '../cli/flags.ts';
+import type { FlagTable } from '../cli/flags.ts';
 import { parseDuration } from './duration.ts';
 
-const { existsSync, readFileSync } = fs;
 
 export const PROJECTED_TOKEN = '/var/run/secrets/vault-pki-agent/token';
 export const SA_TOKEN = '/var/run/secrets/kubernetes.io/serviceaccount/token';
@@ -16,6 +15,8 @@ const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'
 type Kind = 'string' | 'list' | 'number' | 'duration' | 'bool';
 interface Field {
   kind: Kind;
+  /** the value name `--help` shows */
+  value: string;
   help: string;
   default?: string | number | string[];
   env?: string;
@@ -24,39 +25,43 @@ interface Field {
 
 /** Every init/run setting; a YAML config file uses the same names as keys. */
 export const FIELDS: Record<string, Field> = {
-  'vault-addr': { kind: 'string', env: 'VAULT_ADDR', help: 'Vault address, e.g. https://vault.vault.svc:8200' },
-  'vault-cacert': { kind: 'string', env: 'VAULT_CACERT', help: "PEM file of the CA that signed Vault's certificate" },
-  'vault-namespace': { kind: 'string', env: 'VAULT_NAMESPACE', help: 'Vault Enterprise namespace' },
-  'vault-timeout': { kind: 'duration', default: '10s', help: 'per-request timeout; a slower Vault counts as down and is retried with backoff' },
-  'auth-mount': { kind: 'string', default: 'kubernetes', help: 'Kubernetes auth mount path' },
-  'auth-role': { kind: 'string', default: 'mesh-workload', help: 'Kubernetes auth role' },
-  'token-path': { kind: 'string', help: `service-account token file (default ${PROJECTED_TOKEN}, else ${SA_TOKEN})` },
-  'pki-mount': { kind: 'string', default: 'pki_istio', help: 'PKI mount that issues workload certificates' },
-  'pki-role': { kind: 'string', default: 'istio-workload', help: 'PKI role' },
-  'root-mount': { kind: 'string', default: 'pki', help: 'PKI mount whose issuers are all trusted roots (root-cert.pem); "" = roots from the issued chain only' },
-  mode: { kind: 'string', default: 'issue', oneOf: ['issue', 'sign'], help: 'issue: Vault makes the key; sign: the key is made here, Vault sees a CSR' },
-  'trust-domain': { kind: 'string', default: 'cluster.local', help: 'SPIFFE trust domain' },
-  'dns-san': { kind: 'list', default: [], help: 'DNS name to add (repeatable; Vault limits them to the namespace)' },
-  ttl: { kind: 'duration', default: '24h', help: 'requested certificate lifetime (Vault may shorten it)' },
-  'grace-ratio': { kind: 'number', default: 0.5, help: 'renew when this share of the lifetime is left, in (0,1)' },
-  jitter: { kind: 'number', default: 0.01, help: 'random ± spread added to the grace ratio, in [0,1)' },
-  layout: { kind: 'string', default: 'istio', help: 'istio | spiffe | tls | a folder of *.tmpl files' },
-  'out-dir': { kind: 'string', default: '/var/run/secrets/workload-spiffe-credentials', help: 'folder the credential set is written to' },
-  'key-group': { kind: 'number', help: 'group id allowed to read the key (mode 0640)' },
-  'on-rotate-signal': { kind: 'string', help: 'signal sent after each rotation, e.g. SIGHUP (with --signal-pid-file or --signal-process)' },
-  'signal-pid-file': { kind: 'string', help: 'file holding the pid to signal' },
-  'signal-process': { kind: 'string', help: 'process name to signal (needs shareProcessNamespace)' },
-  'on-rotate-exec': { kind: 'string', help: 'command run (by /bin/sh -c) after each rotation' },
-  listen: { kind: 'string', default: ':9102', help: 'metrics and health listener (run only)' },
-  'log-level': { kind: 'string', default: 'info', oneOf: LOG_LEVELS, help: 'log level' },
-  config: { kind: 'string', help: 'YAML file with any of these settings' },
+  'vault-addr': { kind: 'string', value: 'URL', env: 'VAULT_ADDR', help: 'Vault address, e.g. https://vault.vault.svc:8200' },
+  'vault-cacert': { kind: 'string', value: 'PATH', env: 'VAULT_CACERT', help: "PEM file of the CA that signed Vault's certificate" },
+  'vault-namespace': { kind: 'string', value: 'NAMESPACE', env: 'VAULT_NAMESPACE', help: 'Vault Enterprise namespace' },
+  'vault-timeout': { kind: 'duration', value: 'DURATION', default: '10s', help: 'per-request timeout; a slower Vault counts as down and is retried with backoff' },
+  'auth-mount': { kind: 'string', value: 'MOUNT', default: 'kubernetes', help: 'Kubernetes auth mount path' },
+  'auth-role': { kind: 'string', value: 'ROLE', default: 'mesh-workload', help: 'Kubernetes auth role' },
+  'token-path': { kind: 'string', value: 'PATH', help: `service-account token file (default ${PROJECTED_TOKEN}, else ${SA_TOKEN})` },
+  'pki-mount': { kind: 'string', value: 'MOUNT', default: 'pki_istio', help: 'PKI mount that issues workload certificates' },
+  'pki-role': { kind: 'string', value: 'ROLE', default: 'istio-workload', help: 'PKI role' },
+  'root-mount': { kind: 'string', value: 'MOUNT', default: 'pki', help: 'PKI mount whose issuers are all trusted roots (root-cert.pem); "" = roots from the issued chain only' },
+  mode: { kind: 'string', value: 'issue|sign', default: 'issue', oneOf: ['issue', 'sign'], help: 'issue: Vault makes the key; sign: the key is made here, Vault sees a CSR' },
+  'trust-domain': { kind: 'string', value: 'DOMAIN', default: 'cluster.local', help: 'SPIFFE trust domain' },
+  'dns-san': { kind: 'list', value: 'DNS-NAME', default: [], help: 'DNS name to add (Vault limits them to the namespace)' },
+  ttl: { kind: 'duration', value: 'DURATION', default: '24h', help: 'requested certificate lifetime (Vault may shorten it)' },
+  'grace-ratio': { kind: 'number', value: 'RATIO', default: 0.5, help: 'renew when this share of the lifetime is left, in (0,1)' },
+  jitter: { kind: 'number', value: 'RATIO', default: 0.01, help: 'random ± spread added to the grace ratio, in [0,1)' },
+  layout: { kind: 'string', value: 'istio|spiffe|tls|DIR', default: 'istio', help: 'file set to write: a built-in layout or a folder of *.tmpl files' },
+  'out-dir': { kind: 'string', value: 'DIR', default: '/var/run/secrets/workload-spiffe-credentials', help: 'folder the credential set is written to' },
+  'key-group': { kind: 'number', value: 'GID', help: 'group id allowed to read the key (mode 0640)' },
+  'on-rotate-signal': { kind: 'string', value: 'SIGNAL', help: 'signal sent after each rotation, e.g. SIGHUP (with --signal-pid-file or --signal-process)' },
+  'signal-pid-file': { kind: 'string', value: 'PATH', help: 'file holding the pid to signal' },
+  'signal-process': { kind: 'string', value: 'NAME', help: 'process name to signal (needs shareProcessNamespace)' },
+  'on-rotate-exec': { kind: 'string', value: 'COMMAND', help: 'command run (by /bin/sh -c) after each rotation' },
+  listen: { kind: 'string', value: 'HOST:PORT', default: ':9102', help: 'metrics and health listener (run only)' },
+  'log-level': { kind: 'string', value: 'LEVEL', default: 'info', oneOf: LOG_LEVELS, help: `one of ${LOG_LEVELS.join(', ')}` },
+  config: { kind: 'string', value: 'PATH', help: 'YAML file with any of these settings (keys are the flag names)' },
 };
 
-export function agentFlagSpec(): FlagSpec {
-  const spec: FlagSpec = { help: { type: 'boolean', short: 'h' } };
-  for (const [name, f] of Object.entries(FIELDS)) spec[name] = f.kind === 'list' ? { type: 'string', multiple: true } : { type: 'string' };
-  return spec;
-}
+const envName = (name: string) => FIELDS[name]!.env ?? `VAULT_PKI_AGENT_${name.toUpperCase().replace(/-/g, '_')}`;
+
+/** The flags of init and run, with default and environment variable in their help. */
+export const AGENT_FLAGS: FlagTable = Object.fromEntries(
+  Object.entries(FIELDS).map(([name, f]) => {
+    const def = f.default !== undefined && f.default !== '' && !(Array.isArray(f.default) && f.default.length === 0) ? `default ${JSON.stringify(f.default)}; ` : '';
+    return [name, { value: f.value, multiple: f.kind === 'list', help: `${f.help} (${def}env ${envName(name)})` }];
+  }),
+);
 
 export interface AgentConfig {
   vault: { address: string; caPem?: string; namespace?: string; skipVerify: boolean; timeoutMs: number };
@@ -70,8 +75,6 @@ export interface AgentConfig {
   listen: string;
   logLevel: string;
 }
-
-const envName = (name: string) => FIELDS[name]!.env ?? `VAULT_PKI_AGENT_${name.toUpperCase().replace(/-/g, '_')}`;
 
 /** Collects raw values per source precedence: flags, env, config file, defaults. */
 function collect(flags: Record<string, unknown>, env: NodeJS.ProcessEnv, file: Record<string, unknown>): Record<string, unknown> {

@@ -3,10 +3,8 @@
 // name the SPIFFE ID we ask for; Vault verifies the token itself (TokenReview)
 // and its PKI role enforces the binding, so this decoding is not a trust step.
 
+import { readFile } from 'node:fs/promises';
 import { AgentError } from '../errors.ts';
-import { fsp } from '../node-builtins.ts';
-
-const { readFile } = fsp;
 
 export interface TokenClaims {
   namespace: string;

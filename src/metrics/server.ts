@@ -1,6 +1,6 @@
 // /metrics, /healthz (the process is alive) and /readyz (a valid certificate
 // is on disk) on one small HTTP listener.
-import { http } from '../node-builtins.ts';
+import http from 'node:http';
 import type { Registry } from './registry.ts';
 
 export interface HealthServer {

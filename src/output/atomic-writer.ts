@@ -3,12 +3,11 @@
 // `..<timestamp>` folder, the `..data` symlink is swapped to it by rename(2),
 // and each visible name is a symlink through `..data`.
 
+import { chmod, chown, lstat, mkdir, mkdtemp, open, readdir, readFile, readlink, rename, rm, symlink, unlink } from 'node:fs/promises';
+import { join } from 'node:path';
 import { AgentError } from '../errors.ts';
-import { fsp, path } from '../node-builtins.ts';
 import type { RenderedFile } from './templates.ts';
 
-const { chown, lstat, mkdir, mkdtemp, open, readdir, readFile, readlink, rename, rm, symlink, unlink } = fsp;
-const { join } = path;
 const DATA = '..data';
 
 export interface WriteOptions {
@@ -53,6 +52,10 @@ export async function commitSet(outDir: string, files: RenderedFile[], opts: Wri
   try {
     await mkdir(outDir, { recursive: true });
     const tsDir = await mkdtemp(join(outDir, stamp(new Date())));
+    // mkdtemp makes the folder 0700: a consumer running as another user (istio-proxy as 1337)
+    // could not reach even the certificate. Modes as the kubelet's AtomicWriter gives them.
+    if (opts.keyGid !== undefined) await chown(tsDir, -1, opts.keyGid);
+    await chmod(tsDir, opts.keyGid !== undefined ? 0o750 : 0o755);
     for (const f of files) {
       const mode = f.secret ? (opts.keyGid !== undefined ? 0o640 : 0o600) : 0o644;
       const path = join(tsDir, f.name);

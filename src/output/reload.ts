@@ -2,9 +2,8 @@
 // pid file or found by process name in a shared process namespace), or a
 // command. A failing hook is logged, never fatal: the files are already right.
 
-import { fsp, nodeRequire } from '../node-builtins.ts';
-
-const { readdir, readFile } = fsp;
+import { spawn } from 'node:child_process';
+import { readdir, readFile } from 'node:fs/promises';
 
 export interface ReloadConfig {
   signal?: NodeJS.Signals;
@@ -36,7 +35,6 @@ export async function reload(cfg: ReloadConfig): Promise<string | undefined> {
   }
   if (cfg.exec) {
     const code = await new Promise<number | null>((resolve, reject) => {
-      const { spawn } = nodeRequire('node:child_process') as typeof import('node:child_process'); // only when configured
       const child = spawn('/bin/sh', ['-c', cfg.exec!], { stdio: 'ignore' });
       child.on('error', reject);
       child.on('exit', resolve);

@@ -1,15 +1,13 @@
 // Layouts are folders of `*.tmpl` files (see templates/README.md). Rendering is
 // plain placeholder substitution: PEM must reach the disk byte for byte.
 
+import { existsSync } from 'node:fs';
+import { readdir, readFile } from 'node:fs/promises';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { AgentError } from '../errors.ts';
 import { chainPem, rootsPem, type Bundle } from '../certs/bundle.ts';
 import { toPem } from '../certs/pem.ts';
-import { fs, fsp, path, url } from '../node-builtins.ts';
-
-const { readdir, readFile } = fsp;
-const { existsSync } = fs;
-const { dirname, join, resolve } = path;
-const { fileURLToPath } = url;
 
 export const BUILTIN_LAYOUTS = ['istio', 'spiffe', 'tls'] as const;
 const PLACEHOLDERS = ['chain', 'cert', 'intermediates', 'roots', 'key', 'spiffeId', 'serial', 'notBefore', 'notAfter'] as const;

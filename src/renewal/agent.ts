@@ -2,7 +2,7 @@
 // (run) renew it at the grace point, retrying with backoff while the old files
 // stay in place. `init` is the same code stopped after the first write.
 
-import type { Logger } from '../log/logger.ts';
+import type { Logger } from '../log/log.ts';
 import { assembleBundle, problems, type Bundle } from '../certs/bundle.ts';
 import { AgentError } from '../errors.ts';
 import type { AgentMetrics } from '../metrics/agent-metrics.ts';
@@ -105,12 +105,12 @@ export class Agent {
     });
   }
 
-  /** Retry now instead of at the end of the backoff (the token file changed, say). */
-  nudge(): void {
-    if (this.state === 'failing' && !this.stopped) {
-      if (this.timer !== undefined) this.timers.clearTimeout(this.timer);
-      this.timer = this.timers.setTimeout(() => void this.tick(), 0);
-    }
+  /** Retry now instead of at the end of the backoff (the token file changed, say); true if it will. */
+  nudge(): boolean {
+    if (this.state !== 'failing' || this.stopped) return false;
+    if (this.timer !== undefined) this.timers.clearTimeout(this.timer);
+    this.timer = this.timers.setTimeout(() => void this.tick(), 0);
+    return true;
   }
 
   private serialize<T>(fn: () => Promise<T>): Promise<T> {

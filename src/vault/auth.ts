@@ -3,7 +3,7 @@
 // the service-account token is re-read at every login (projected tokens rotate).
 
 import type { TokenSource } from '../identity/token.ts';
-import type { VaultHttp } from './http.ts';
+import type { VaultClient } from './client.ts';
 
 export interface Clock {
   now(): number;
@@ -27,7 +27,7 @@ interface Held {
 /** Re-login once this share of the token's TTL has passed, so a request never races expiry. */
 const USE_FOR = 0.8;
 
-export function kubernetesLogin(opts: { http: VaultHttp; mount: string; role: string; tokenSource: TokenSource; clock?: Clock }): VaultLogin {
+export function kubernetesLogin(opts: { vault: VaultClient; mount: string; role: string; tokenSource: TokenSource; clock?: Clock }): VaultLogin {
   const clock = opts.clock ?? Date;
   let held: Held | undefined;
   let inflight: Promise<string> | undefined;
@@ -35,7 +35,7 @@ export function kubernetesLogin(opts: { http: VaultHttp; mount: string; role: st
   async function login(): Promise<string> {
     const jwt = await opts.tokenSource.read();
     const started = clock.now();
-    const res = await opts.http.request<{ auth: { client_token: string; lease_duration: number } }>({
+    const res = await opts.vault.request<{ auth: { client_token: string; lease_duration: number } }>({
       method: 'POST',
       path: `auth/${opts.mount}/login`,
       body: { role: opts.role, jwt },

@@ -3,7 +3,7 @@
 
 import { isAgentError } from '../errors.ts';
 import type { VaultLogin } from './auth.ts';
-import type { VaultHttp } from './http.ts';
+import type { VaultClient } from './client.ts';
 
 export interface IssueRequest {
   uriSans: string[];
@@ -28,10 +28,10 @@ interface PkiResponse {
   data: { certificate: string; issuing_ca: string; ca_chain?: string[]; private_key?: string; serial_number: string };
 }
 
-export function vaultPki(opts: { http: VaultHttp; login: VaultLogin; mount: string; role: string }): VaultPki {
+export function vaultPki(opts: { vault: VaultClient; login: VaultLogin; mount: string; role: string }): VaultPki {
   async function call(op: 'issue' | 'sign', body: Record<string, unknown>): Promise<Issued> {
     const send = async () =>
-      opts.http.request<PkiResponse>({ method: 'POST', path: `${opts.mount}/${op}/${opts.role}`, body, token: await opts.login.token(), op });
+      opts.vault.request<PkiResponse>({ method: 'POST', path: `${opts.mount}/${op}/${opts.role}`, body, token: await opts.login.token(), op });
     let res: PkiResponse;
     try {
       res = await send();

@@ -2,18 +2,18 @@
 // root rotation can overlap. Read through the PKI mount's unauthenticated
 // endpoints (LIST issuers, issuer/<id>/json): the workload policy needs nothing more.
 
-import type { Logger } from '../log/logger.ts';
+import type { Logger } from '../log/log.ts';
 import { isSelfSigned, certificates } from '../certs/pem.ts';
-import type { VaultHttp } from './http.ts';
+import type { VaultClient } from './client.ts';
 
-export function trustedRoots(opts: { http: VaultHttp; mount: string | undefined; log: Logger }): () => Promise<string> {
+export function trustedRoots(opts: { vault: VaultClient; mount: string | undefined; log: Logger }): () => Promise<string> {
   let warned = false;
   return async () => {
     if (!opts.mount) return '';
     try {
-      const list = await opts.http.request<{ data: { keys: string[] } }>({ method: 'GET', path: `${opts.mount}/issuers?list=true`, op: 'list-issuers' });
+      const list = await opts.vault.request<{ data: { keys: string[] } }>({ method: 'LIST', path: `${opts.mount}/issuers`, op: 'list-issuers' });
       const pems = await Promise.all(
-        list.data.keys.map(async (id) => (await opts.http.request<{ data: { certificate: string } }>({ method: 'GET', path: `${opts.mount}/issuer/${id}/json`, op: 'read-issuer' })).data.certificate),
+        list.data.keys.map(async (id) => (await opts.vault.request<{ data: { certificate: string } }>({ method: 'GET', path: `${opts.mount}/issuer/${id}/json`, op: 'read-issuer' })).data.certificate),
       );
       return pems.filter((p) => certificates(p).some(isSelfSigned)).join('\n');
     } catch (err) {

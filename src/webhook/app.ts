@@ -2,7 +2,7 @@
 // publishing), the server, and shutdown. The CLI parses flags into WebhookOptions.
 
 import { readFileSync, watchFile, unwatchFile } from 'node:fs';
-import type { Logger } from '../log/logger.ts';
+import type { Logger } from '../log/log.ts';
 import { startAutoTls, type AutoTls } from './autotls.ts';
 import type { WebhookDefaults } from './defaults.ts';
 import { startServer, type WebhookServer } from './server.ts';

@@ -2,7 +2,7 @@
 // without a restart. A new CA is published one renewal before it is used, so
 // the apiserver already trusts it when the first certificate it signed is served.
 
-import type { Logger } from '../log/logger.ts';
+import type { Logger } from '../log/log.ts';
 import { createCa, issueServing, type Ca, type CertKey } from './tls.ts';
 
 export interface AutoTlsOptions {

@@ -5,7 +5,8 @@
 import https from 'node:https';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import type { Logger } from '../log/logger.ts';
+import type { Logger } from '../log/log.ts';
+import { webhookMetrics, type WebhookMetrics } from '../metrics/webhook-metrics.ts';
 import type { WebhookDefaults } from './defaults.ts';
 import { review } from './review.ts';
 
@@ -16,6 +17,8 @@ export interface ServerOptions {
   key: string;
   defaults: WebhookDefaults;
   log: Logger;
+  /** served at GET /metrics; a fresh set when not given */
+  metrics?: WebhookMetrics;
   /** largest accepted body; the apiserver's own request limit is 3 MiB */
   maxBodyBytes?: number;
   /** time allowed to receive the whole body */
@@ -77,19 +80,26 @@ export async function startServer(opts: ServerOptions): Promise<WebhookServer> {
   const maxBody = opts.maxBodyBytes ?? 4 << 20;
   const bodyTimeout = opts.bodyTimeoutMs ?? 5_000;
   const log = opts.log;
+  const metrics = opts.metrics ?? webhookMetrics();
 
   const handle = async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
     const path = (req.url ?? '').split('?')[0];
     if (path === '/healthz' && req.method === 'GET') return send(res, 200, { status: 'ok' });
-    if (path !== '/mutate') return send(res, 404, { error: `no route ${path}; use POST /mutate or GET /healthz` });
+    if (path === '/metrics' && req.method === 'GET') {
+      res.writeHead(200, { 'content-type': 'text/plain; version=0.0.4' }).end(metrics.registry.render());
+      return;
+    }
+    if (path !== '/mutate') return send(res, 404, { error: `no route ${path}; use POST /mutate, GET /healthz or GET /metrics` });
     if (req.method !== 'POST') return send(res, 405, { error: 'use POST /mutate' });
     const started = process.hrtime.bigint();
     const body = await readBody(req, res, maxBody, bodyTimeout);
     if (body === undefined) return;
     const result = review(body, opts.defaults);
     send(res, result.status, result.body);
+    const d = result.decision;
+    metrics.reviews.inc({ decision: d?.kind ?? 'error' });
+    metrics.duration.observe(Number(process.hrtime.bigint() - started) / 1e9);
     if (log.isLevelEnabled('info')) {
-      const d = result.decision;
       log.info(
         {
           uid: result.uid,

@@ -60,7 +60,7 @@ describe('init', () => {
     const serial = new X509Certificate(await readFile(join(dir, 'cert-chain.pem'))).serialNumber;
     const again = await runCli(['init', ...agentArgs(m, dir, ['--log-level=info'])]);
     expect(again.code).toBe(0);
-    expect(again.stderr).toMatch(/reusing the still-valid certificate/);
+    expect(again.stdout).toMatch(/reusing the still-valid certificate/);
     expect((await auditRequests(m, `${m.pkiMount}/issue/`)).length).toBe(before);
     expect(new X509Certificate(await readFile(join(dir, 'cert-chain.pem'))).serialNumber).toBe(serial);
   });
@@ -73,7 +73,7 @@ describe('init', () => {
     expect((await runCli(['init', ...agentArgs(m, dir)])).code).toBe(0);
     const before = new X509Certificate(await readFile(join(dir, 'cert-chain.pem'))).serialNumber;
     const r = await runCli(['init', ...agentArgs(m, dir, [`--root-mount=${other.rootMount}`])]);
-    expect(r.stderr).toMatch(/not reusable/);
+    expect(r.stdout).toMatch(/not reusable/);
     expect(r.code).toBe(0);
     expect(new X509Certificate(await readFile(join(dir, 'cert-chain.pem'))).serialNumber).not.toBe(before);
   });
@@ -87,7 +87,19 @@ describe('init', () => {
     expect(notAYes.code).toBe(1);
     const skipped = await runCli(['init', ...agentArgs(m, await out()).filter((a) => !a.startsWith('--vault-cacert'))], { ...cleanEnv(), VAULT_SKIP_VERIFY: 'true' });
     expect(skipped.code).toBe(0);
-    expect(skipped.stderr).toMatch(/"level":"warn".*TLS certificate is NOT verified/);
+    expect(skipped.stdout).toMatch(/"level":"warn".*TLS certificate is NOT verified/);
+  });
+
+  it('prints neither the JWT nor the Vault token with DEBUG=* and --log-level=trace (node-vault and axios debug output stays off)', async () => {
+    const r = await runCli(['init', ...agentArgs(m, await out(), ['--log-level=trace'])], { ...cleanEnv(), DEBUG: '*' });
+    expect(r.code).toBe(0);
+    const output = r.stdout + r.stderr;
+    expect(output).toMatch(/"level":"trace"|"level":"debug"/);
+    expect(output).not.toContain((await readFile(m.tokenFile, 'utf8')).trim().split('.')[2]!);
+    const responses = (await readFile(m.auditFile, 'utf8')).split('\n').filter((l) => l.includes('"type":"response"') && l.includes(`auth/${m.authMount}/login`));
+    const tokens = responses.map((l) => JSON.parse(l).auth?.client_token).filter(Boolean);
+    expect(tokens.length).toBeGreaterThan(0);
+    for (const t of tokens) expect(output).not.toContain(t);
   });
 
   it('cannot obtain another service account\'s identity: Vault refuses the SAN it did not bind', async () => {

@@ -89,7 +89,10 @@ describe('run', () => {
     const before = await readFile(join(dir, 'key.pem'), 'utf8');
     await unlink(join(dir, 'key.pem'));
     await rm(join(dir, '..data'));
-    await waitFor(async () => (await readFile(join(dir, 'key.pem'), 'utf8').catch(() => '')) === before, { what: () => child.output() });
+    // The files are back before the heal finishes (it still syncs and sweeps), so wait for its count too.
+    await waitFor(async () => (await readFile(join(dir, 'key.pem'), 'utf8').catch(() => '')) === before && /self_heal_total \d/.test(await scrape(port, '/metrics')), {
+      what: () => child.output(),
+    });
     expect((await auditRequests(long, `${long.pkiMount}/issue/`)).length).toBe(issued);
     expect(await scrape(port, '/metrics')).toMatch(/vault_pki_agent_self_heal_total 1/);
   });

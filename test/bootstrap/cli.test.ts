@@ -119,6 +119,6 @@ describe('vault-pki-agent bootstrap (CLI)', () => {
     const r = await cli(['--config', await yamlConfig(names, fileShape(names, 'x')), '--dry-run'], { VAULT_CACERT: '', VAULT_SKIP_VERIFY: 'yes' });
     expect(r.code).toBe(1);
     expect(r.stderr).toMatch(/TLS verification failed/);
-    expect(r.stderr).toMatch(/VAULT_SKIP_VERIFY ignored/);
+    expect(r.stdout).toMatch(/VAULT_SKIP_VERIFY ignored/);
   });
 });

@@ -7,7 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { isAgentError } from '../../src/errors.ts';
-import type { VaultHttp } from '../../src/vault/http.ts';
+import type { VaultClient } from '../../src/vault/client.ts';
 import { saToken, serviceAccount, stack, uniqueName, vaultCaPem } from '../ground/context.ts';
 import { FileVault } from '../ground/stack/vault.ts';
 import { bootstrap, call, isolatedConfig, planLines, workloadLogin, type Target } from './helpers.ts';
@@ -60,7 +60,7 @@ describe('bootstrap re-runs on a file-storage Vault', () => {
   it('an apply interrupted by Vault stopping mid-step completes on the next run, re-using the pending key', async () => {
     const { config, names } = await isolatedConfig([ns]);
     // Stop Vault right after it created the intermediate's key and CSR, before the root signs it.
-    const stopAfterCsr = (http: VaultHttp): VaultHttp => ({
+    const stopAfterCsr = (http: VaultClient): VaultClient => ({
       address: http.address,
       async request(req) {
         const res = await http.request(req);

@@ -10,7 +10,7 @@ import { validateConfig, type BootstrapConfig, type FileConfig } from '../../src
 import { loadKube, type KubeApi } from '../../src/bootstrap/kube.ts';
 import { runBootstrap, type RunResult } from '../../src/bootstrap/run.ts';
 import { bootstrapVault } from '../../src/bootstrap/vault.ts';
-import { createVaultHttp, type VaultHttp } from '../../src/vault/http.ts';
+import { createVaultClient, type VaultClient } from '../../src/vault/client.ts';
 import { reviewer, stack, uniqueName, vaultCaPem } from '../ground/context.ts';
 import { vaultApi } from '../ground/stack/vault.ts';
 
@@ -72,8 +72,8 @@ export interface Run extends RunResult {
 }
 
 /** Runs plan/apply in-process; `wrap` may intercept HTTP (to interrupt a run). */
-export async function bootstrap(target: Target, config: BootstrapConfig, opts: { dryRun?: boolean; wrap?: (h: VaultHttp) => VaultHttp } = {}): Promise<Run> {
-  let http = createVaultHttp({ address: target.addr, caPem: target.caPem });
+export async function bootstrap(target: Target, config: BootstrapConfig, opts: { dryRun?: boolean; wrap?: (h: VaultClient) => VaultClient } = {}): Promise<Run> {
+  let http = createVaultClient({ address: target.addr, caPem: target.caPem });
   if (opts.wrap) http = opts.wrap(http);
   const vault = bootstrapVault(http, target.token);
   const lines: string[] = [];

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { createLogger } from '../../src/log/logger.ts';
+import { createLogger } from '../../src/log/log.ts';
 
 function capture(level: 'info' | 'trace' = 'trace') {
   const lines: string[] = [];

@@ -2,13 +2,13 @@
 // so: the real login is proven against the stack in test/agent).
 import { describe, expect, it } from 'vitest';
 import { kubernetesLogin } from '../../src/vault/auth.ts';
-import type { VaultHttp, VaultRequest } from '../../src/vault/http.ts';
+import type { VaultCall, VaultClient } from '../../src/vault/client.ts';
 
 function fakeVault(ttlSeconds: number) {
-  const logins: VaultRequest[] = [];
-  const http: VaultHttp = {
+  const logins: VaultCall[] = [];
+  const http: VaultClient = {
     address: 'https://fake-vault',
-    async request<T>(req: VaultRequest): Promise<T> {
+    async request<T>(req: VaultCall): Promise<T> {
       logins.push(req);
       return { auth: { client_token: `token-${logins.length}`, lease_duration: ttlSeconds } } as T;
     },
@@ -21,7 +21,7 @@ describe('the Vault token cache', () => {
     const clock = { t: 0, now: () => clock.t };
     const { http, logins } = fakeVault(100);
     const tokens = ['jwt-1', 'jwt-2'];
-    const login = kubernetesLogin({ http, mount: 'kubernetes', role: 'mesh', tokenSource: { path: '/t', read: async () => tokens[logins.length] ?? 'jwt-x' }, clock });
+    const login = kubernetesLogin({ vault: http, mount: 'kubernetes', role: 'mesh', tokenSource: { path: '/t', read: async () => tokens[logins.length] ?? 'jwt-x' }, clock });
     expect(await login.token()).toBe('token-1');
     clock.t = 79_000;
     expect(await login.token()).toBe('token-1');
@@ -32,7 +32,7 @@ describe('the Vault token cache', () => {
 
   it('forgets the token after invalidate() (a 403) and shares one login between concurrent callers', async () => {
     const { http, logins } = fakeVault(3600);
-    const login = kubernetesLogin({ http, mount: 'kubernetes', role: 'mesh', tokenSource: { path: '/t', read: async () => 'jwt' } });
+    const login = kubernetesLogin({ vault: http, mount: 'kubernetes', role: 'mesh', tokenSource: { path: '/t', read: async () => 'jwt' } });
     await Promise.all([login.token(), login.token(), login.token()]);
     expect(logins).toHaveLength(1);
     login.invalidate();
@@ -41,7 +41,7 @@ describe('the Vault token cache', () => {
 
   it('sends the login to the configured mount with the role and never a token header', async () => {
     const { http, logins } = fakeVault(60);
-    await kubernetesLogin({ http, mount: 'k8s-east', role: 'web', tokenSource: { path: '/t', read: async () => 'jwt' } }).token();
+    await kubernetesLogin({ vault: http, mount: 'k8s-east', role: 'web', tokenSource: { path: '/t', read: async () => 'jwt' } }).token();
     expect(logins[0]).toMatchObject({ method: 'POST', path: 'auth/k8s-east/login', body: { role: 'web', jwt: 'jwt' } });
     expect(logins[0]!.token).toBeUndefined();
   });

@@ -37,12 +37,12 @@ describe('webhook command', () => {
     await writeFile(join(dir, 'tls.key'), serving.keyPem);
     const port = await freePort();
     await writeFile(join(dir, 'webhook.yaml'), `listen: "127.0.0.1:1"\ntls-cert: ${join(dir, 'tls.crt')}\ntls-key: ${join(dir, 'tls.key')}\nimage: vpa:test\nvault-addr: https://vault:8200\nnative-sidecar: "true"\n`);
-    const child = spawn(process.execPath, [MAIN, 'webhook', '--config', join(dir, 'webhook.yaml'), `--listen=127.0.0.1:${port}`], { stdio: ['ignore', 'ignore', 'pipe'] });
-    let stderr = '';
-    child.stderr.on('data', (d) => (stderr += d));
+    const child = spawn(process.execPath, [MAIN, 'webhook', '--config', join(dir, 'webhook.yaml'), `--listen=127.0.0.1:${port}`], { stdio: ['ignore', 'pipe', 'ignore'] });
+    let logs = ''; // JSON log lines go to stdout
+    child.stdout.on('data', (d) => (logs += d));
     await new Promise<void>((resolve, reject) => {
-      child.stderr.on('data', () => stderr.includes('webhook serving') && resolve());
-      child.on('exit', (code) => reject(new Error(`exited ${code}: ${stderr}`)));
+      child.stdout.on('data', () => logs.includes('webhook serving') && resolve());
+      child.on('exit', (code) => reject(new Error(`exited ${code}: ${logs}`)));
     });
     const body = await new Promise<string>((resolve, reject) => {
       const req = https.request(`https://127.0.0.1:${port}/mutate`, { method: 'POST', ca: ca.certPem }, (res) => {
@@ -57,6 +57,6 @@ describe('webhook command', () => {
     const exit = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
     child.kill('SIGTERM');
     expect(await exit).toBe(0);
-    expect(stderr).toMatch(/"msg":"admission"/);
+    expect(logs).toMatch(/"msg":"admission"/);
   });
 });

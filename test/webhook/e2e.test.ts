@@ -9,7 +9,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { V1Pod } from '@kubernetes/client-node';
 import { kubectl, serviceAccount, stack, uniqueName } from '../ground/context.ts';
 import { freePort } from '../ground/stack/process.ts';
-import { createLogger } from '../../src/log/logger.ts';
+import { createLogger } from '../../src/log/log.ts';
 import { startWebhook, type RunningWebhook } from '../../src/webhook/app.ts';
 import { kubeConfig, publishCaBundle, supportsNativeSidecars } from '../../src/webhook/kube.ts';
 import { createCa, issueServing } from '../../src/webhook/tls.ts';
@@ -234,16 +234,16 @@ describe('webhook through the real kube-apiserver', () => {
     const child = spawn(
       process.execPath,
       [MAIN, 'webhook', `--listen=127.0.0.1:${port}`, `--webhook-config-name=${cliConfig}`, `--kubeconfig=${stack().kubeconfig}`, '--tls-hosts=127.0.0.1', '--image=vpa:test', '--vault-addr=https://vault:8200'],
-      { stdio: ['ignore', 'ignore', 'pipe'] },
+      { stdio: ['ignore', 'pipe', 'ignore'] },
     );
-    let stderr = '';
-    child.stderr!.on('data', (d) => (stderr += d));
+    let logs = ''; // JSON log lines go to stdout
+    child.stdout!.on('data', (d) => (logs += d));
     try {
       await new Promise<void>((resolve, reject) => {
-        child.stderr!.on('data', () => stderr.includes('webhook serving') && resolve());
-        child.on('exit', (code) => reject(new Error(`exited ${code}: ${stderr}`)));
+        child.stdout!.on('data', () => logs.includes('webhook serving') && resolve());
+        child.on('exit', (code) => reject(new Error(`exited ${code}: ${logs}`)));
       });
-      expect(stderr).toMatch(/"nativeSidecar":true/);
+      expect(logs).toMatch(/"nativeSidecar":true/);
       const stored = await create(cliNs, pod('via-cli', { 'vault-pki-agent.io/inject': 'true' }));
       expect(stored.spec!.initContainers!.map((c) => [c.name, c.restartPolicy ?? null])).toEqual([
         ['vault-pki-agent-init', null],

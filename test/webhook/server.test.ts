@@ -4,7 +4,7 @@
 import https from 'node:https';
 import { X509Certificate } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createLogger } from '../../src/log/logger.ts';
+import { createLogger } from '../../src/log/log.ts';
 import { startWebhook, type RunningWebhook } from '../../src/webhook/app.ts';
 import { mergeBundle } from '../../src/webhook/tls.ts';
 import { admissionReview, TEST_DEFAULTS, typicalPod } from './fixtures.ts';

@@ -48,3 +48,18 @@ readOnlyRootFilesystem: true
 capabilities:
   drop: ["ALL"]
 {{- end -}}
+
+{{- define "vpa.tokenReviewerName" -}}
+{{- printf "%s-token-reviewer" (include "vpa.fullname" .) | trunc 63 | trimSuffix "-" -}}
+{{- end -}}
+
+{{/* The bootstrap config as the Job reads it: the user's, plus the reviewer token's path when the chart makes it. */}}
+{{- define "vpa.bootstrapConfig" -}}
+{{- $config := deepCopy .Values.bootstrap.config -}}
+{{- if .Values.bootstrap.tokenReviewer.create -}}
+{{- $auth := get $config "kubernetesAuth" | default dict -}}
+{{- $_ := set $auth "reviewerJwtFile" "/var/run/secrets/vault-pki-agent-reviewer/token" -}}
+{{- $_ := set $config "kubernetesAuth" $auth -}}
+{{- end -}}
+{{- toYaml $config -}}
+{{- end -}}

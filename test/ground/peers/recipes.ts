@@ -2,7 +2,7 @@
 // release tag; the builder reads that module's own go.mod from the proxy and
 // turns its `replace` directives into a wrapper module (see wrapper.ts).
 
-export type PeerName = 'vault' | 'openbao' | 'etcd' | 'kubernetes' | 'helm' | 'vault-k8s';
+export type PeerName = 'vault' | 'openbao' | 'etcd' | 'kubernetes' | 'kubernetes-node' | 'helm' | 'vault-k8s' | 'prometheus';
 
 export interface Binary {
   /** file name in the cache folder */
@@ -128,6 +128,21 @@ export const RECIPES: Record<PeerName, Recipe> = {
     localReplace: kubeStaging,
     ldflags: kubeLdflags(KUBE_VERSION),
   },
+  // The node of `npm run stack -- --node`: same module and version as the
+  // control plane above, its own cache folder so the plain stack never waits for it.
+  'kubernetes-node': {
+    peer: 'kubernetes-node',
+    module: 'k8s.io/kubernetes',
+    version: KUBE_VERSION,
+    binaries: ['kube-controller-manager', 'kube-scheduler', 'kubelet'].map((name) => ({
+      name,
+      pkg: `k8s.io/kubernetes/cmd/${name}`,
+      versionArgs: ['--version'],
+      expect: `Kubernetes ${KUBE_VERSION}`,
+    })),
+    localReplace: kubeStaging,
+    ldflags: kubeLdflags(KUBE_VERSION),
+  },
   helm: {
     peer: 'helm',
     module: 'helm.sh/helm/v3',
@@ -150,5 +165,14 @@ export const RECIPES: Record<PeerName, Recipe> = {
     version: 'v1.6.2',
     binaries: [{ name: 'vault-k8s', pkg: 'github.com/hashicorp/vault-k8s', versionArgs: ['version'], expect: 'vault-k8s v1.6.2' }],
     ldflags: ['-X github.com/hashicorp/vault-k8s/version.Version=v1.6.2'],
+  },
+  // promtool checks the /metrics text of `run` and `webhook` (test/agent/metrics-format.test.ts).
+  // Prometheus 3.x publishes its Go module as v0.3XX.Y (v3.16.0 → v0.316.0); its go.mod has no replaces.
+  prometheus: {
+    peer: 'prometheus',
+    module: 'github.com/prometheus/prometheus',
+    version: 'v0.316.0',
+    binaries: [{ name: 'promtool', pkg: 'github.com/prometheus/prometheus/cmd/promtool', versionArgs: ['--version'], expect: 'promtool, version 3.16.0' }],
+    ldflags: ['-X github.com/prometheus/common/version.Version=3.16.0'],
   },
 };

@@ -5,7 +5,7 @@ import { mkdir, writeFile, readFile } from 'node:fs/promises';
 import https from 'node:https';
 import { join } from 'node:path';
 import { freePort, start, waitHealthy, type Managed } from './process.ts';
-import { makeKubePki } from './tls.ts';
+import { issueCert, makeKubePki, type KubePki } from './tls.ts';
 
 export const SA_ISSUER = 'https://kubernetes.default.svc.cluster.local';
 
@@ -14,6 +14,21 @@ export interface Kube {
   caPem: string;
   kubeconfig: string;
   processes: Managed[];
+  /** the files of the cluster's PKI (the node signs its certificates with its CA) */
+  pki: KubePki;
+}
+
+/**
+ * Node mode (`npm run stack -- --node`, inside the node's network namespace):
+ * the kube-apiserver listens on 0.0.0.0:443 and advertises the node's IP, so
+ * pods reach it at the `kubernetes` Service's ClusterIP with no kube-proxy;
+ * it calls webhooks at pod endpoints (aggregator routing) and the kubelet
+ * with a client certificate of its own.
+ */
+export interface KubeNodeMode {
+  advertiseAddress: string;
+  /** extra serving-certificate SANs, openssl syntax (IP:…, DNS:…) */
+  sans: string[];
 }
 
 function get(url: string, ca: string): Promise<number> {
@@ -54,20 +69,37 @@ export async function startEtcd(dir: string, etcdBin: string): Promise<{ url: st
   return { url, proc };
 }
 
-export async function startKube(dir: string, bins: { etcd: string; apiserver: string }): Promise<Kube> {
+/** The flags that differ in node mode; the plain stack keeps loopback only. */
+async function nodeModeFlags(pkiDir: string, pki: KubePki, node: KubeNodeMode | undefined): Promise<string[]> {
+  if (!node) return ['--bind-address=127.0.0.1', '--advertise-address=127.0.0.1', '--authorization-mode=RBAC'];
+  const client = await issueCert(pkiDir, 'apiserver-kubelet-client', '/O=system:masters/CN=kube-apiserver-kubelet-client', 'extendedKeyUsage=clientAuth\n');
+  return [
+    '--bind-address=0.0.0.0',
+    `--advertise-address=${node.advertiseAddress}`,
+    // Node: the kubelet (system:node:<name>) may read what its pods need; RBAC for everyone else.
+    '--authorization-mode=Node,RBAC',
+    '--enable-aggregator-routing=true',
+    `--kubelet-client-certificate=${client.cert}`,
+    `--kubelet-client-key=${client.key}`,
+    `--kubelet-certificate-authority=${pki.caCert}`,
+    '--kubelet-preferred-address-types=InternalIP',
+  ];
+}
+
+export async function startKube(dir: string, bins: { etcd: string; apiserver: string }, node?: KubeNodeMode): Promise<Kube> {
   const pkiDir = join(dir, 'kube-pki');
   await mkdir(pkiDir, { recursive: true });
-  const pki = await makeKubePki(pkiDir);
+  const pki = await makeKubePki(pkiDir, node?.sans);
   const etcd = await startEtcd(dir, bins.etcd);
-  const port = await freePort();
+  // Node mode: 443, the port the `kubernetes` Service names, since nothing translates ports.
+  const port = node ? 443 : await freePort();
   const url = `https://127.0.0.1:${port}`;
   const apiserver = start(
     'kube-apiserver',
     bins.apiserver,
     [
       `--etcd-servers=${etcd.url}`,
-      '--bind-address=127.0.0.1',
-      '--advertise-address=127.0.0.1',
+      ...(await nodeModeFlags(pkiDir, pki, node)),
       `--secure-port=${port}`,
       `--cert-dir=${pkiDir}`,
       `--tls-cert-file=${pki.servingCert}`,
@@ -77,7 +109,6 @@ export async function startKube(dir: string, bins: { etcd: string; apiserver: st
       `--service-account-key-file=${pki.saPub}`,
       `--service-account-signing-key-file=${pki.saKey}`,
       `--api-audiences=${SA_ISSUER},vault`,
-      '--authorization-mode=RBAC',
       '--service-cluster-ip-range=10.96.0.0/16',
       '--allow-privileged=true',
       '--enable-priority-and-fairness=false',
@@ -110,5 +141,5 @@ export async function startKube(dir: string, bins: { etcd: string; apiserver: st
       '',
     ].join('\n'),
   );
-  return { url, caPem, kubeconfig, processes: [apiserver, etcd.proc] };
+  return { url, caPem, kubeconfig, processes: [apiserver, etcd.proc], pki };
 }

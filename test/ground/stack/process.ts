@@ -14,13 +14,18 @@ export interface Managed {
   stop(): Promise<void>;
 }
 
-export function start(name: string, cmd: string, args: string[], opts: { logFile: string; env?: NodeJS.ProcessEnv; cwd?: string }): Managed {
+/**
+ * `ownGroup`: a process group of its own, so a Ctrl-C in the terminal reaches
+ * only the stack's own process, which then stops this one in order (the node's
+ * containerd must outlive the kubelet to remove its containers).
+ */
+export function start(name: string, cmd: string, args: string[], opts: { logFile: string; env?: NodeJS.ProcessEnv; cwd?: string; ownGroup?: boolean }): Managed {
   const fd = openSync(opts.logFile, 'a');
   const child = spawn(cmd, args, {
     cwd: opts.cwd,
     env: { ...process.env, ...opts.env },
     stdio: ['ignore', fd, fd],
-    detached: false,
+    detached: opts.ownGroup ?? false,
   });
   closeSync(fd);
   const exited = new Promise<number | null>((resolve) => {

@@ -1,12 +1,19 @@
 // The local stack: etcd + kube-apiserver + a Vault dev server on free loopback
 // ports, and `<dir>/env` for `source`. The same code serves `npm run stack`,
 // the demo and vitest's global setup. It configures nothing product-specific.
+// With `node` (called inside the node's network namespace, see node/host.ts)
+// it also starts a kubelet node, and Vault and the kube-apiserver listen on
+// the node's IP too.
 
 import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { ensurePeer } from '../peers/build.ts';
 import { RECIPES } from '../peers/recipes.ts';
+import type { ImageArchive } from '../images/index.ts';
+import { NODE_IP, KUBERNETES_SERVICE_IP } from '../node/netns.ts';
+import { startNode, type NodeInfo, type RunningNode } from '../node/node.ts';
+import { writeShims } from '../node/shims.ts';
 import { startKube, type Kube } from './kube.ts';
 import { vaultPeer, type VaultPeer } from './peers.ts';
 import { startDevVault, type VaultServer } from './vault.ts';
@@ -31,8 +38,18 @@ export interface StackInfo {
 
 export interface Stack {
   info: StackInfo;
+  /** set in node mode */
+  node?: NodeInfo;
   stop(): Promise<void>;
 }
+
+export interface StackOptions {
+  /** start a kubelet node too; the caller runs inside `netns` (see node/host.ts) */
+  node?: { netns: string; images: readonly ImageArchive[] };
+}
+
+const VAULT_NODE_PORT = 8200;
+const KUBE_NODE_SANS = [NODE_IP, KUBERNETES_SERVICE_IP].map((ip) => `IP:${ip}`).concat('DNS:kubernetes.default.svc.cluster.local');
 
 type Log = (line: string) => void;
 
@@ -51,22 +68,25 @@ async function reapLeftovers(dir: string, log: Log): Promise<void> {
   }
 }
 
-export async function startStack(dir: string, log: Log = (l) => process.stderr.write(l + '\n')): Promise<Stack> {
+export async function startStack(dir: string, log: Log = (l) => process.stderr.write(l + '\n'), opts: StackOptions = {}): Promise<Stack> {
   const t0 = Date.now();
   const peer = vaultPeer();
   await mkdir(dir, { recursive: true });
   await reapLeftovers(dir, log);
-  for (const f of ['etcd', 'kube-pki', 'vault-tls', 'env']) await rm(join(dir, f), { recursive: true, force: true });
+  for (const f of ['etcd', 'kube-pki', 'vault-tls', 'env', 'node.json']) await rm(join(dir, f), { recursive: true, force: true });
 
   const [vaultPeerBuilt, etcd, kube] = [await ensurePeer(peer, log), await ensurePeer('etcd', log), await ensurePeer('kubernetes', log)];
   const vaultBin = Object.values(vaultPeerBuilt.bin)[0]!;
   const stopList: { stop(): Promise<void> }[] = [];
+  let node: RunningNode | undefined;
   const stop = async (): Promise<void> => {
+    // The node first: its kubelet and pods talk to the kube-apiserver and Vault.
+    await node?.stop().catch((err) => log(`[node] stop: ${(err as Error).message}`));
     await Promise.all(stopList.map((p) => p.stop().catch(() => undefined)));
     await rm(join(dir, 'pids'), { force: true });
   };
   const remember = async (): Promise<void> => {
-    const pids = stopList.map((p) => (p as { child?: { pid?: number } }).child?.pid).filter(Boolean);
+    const pids = [...stopList, ...(node?.processes ?? [])].map((p) => (p as { child?: { pid?: number } }).child?.pid).filter(Boolean);
     await writeFile(join(dir, 'pids'), pids.join('\n') + '\n');
   };
 
@@ -74,8 +94,9 @@ export async function startStack(dir: string, log: Log = (l) => process.stderr.w
   let k: Kube;
   try {
     log('[stack] starting etcd, kube-apiserver and the Vault dev server …');
-    const kubePromise = startKube(dir, { etcd: etcd.bin.etcd!, apiserver: kube.bin['kube-apiserver']! });
-    const vaultPromise = startDevVault(dir, vaultBin);
+    const kubeNode = opts.node && { advertiseAddress: NODE_IP, sans: KUBE_NODE_SANS };
+    const kubePromise = startKube(dir, { etcd: etcd.bin.etcd!, apiserver: kube.bin['kube-apiserver']! }, kubeNode);
+    const vaultPromise = startDevVault(dir, vaultBin, opts.node && { port: VAULT_NODE_PORT, sans: [NODE_IP] });
     const settled = await Promise.allSettled([kubePromise, vaultPromise]);
     for (const s of settled) {
       if (s.status === 'fulfilled') stopList.push(...('processes' in s.value ? s.value.processes : [s.value.proc]));
@@ -84,6 +105,26 @@ export async function startStack(dir: string, log: Log = (l) => process.stderr.w
     for (const s of settled) if (s.status === 'rejected') throw s.reason;
     k = (settled[0] as PromiseFulfilledResult<Kube>).value;
     vault = (settled[1] as PromiseFulfilledResult<VaultServer>).value;
+    if (opts.node) {
+      log('[stack] starting the node: containerd, kube-controller-manager, kube-scheduler, kubelet …');
+      const [nodeBins, helm] = [await ensurePeer('kubernetes-node', log), await ensurePeer('helm', log)];
+      node = await startNode({
+        dir,
+        netns: opts.node.netns,
+        kube: k,
+        bins: {
+          kubelet: nodeBins.bin.kubelet!,
+          controllerManager: nodeBins.bin['kube-controller-manager']!,
+          scheduler: nodeBins.bin['kube-scheduler']!,
+          kubectl: kube.bin.kubectl!,
+          helm: helm.bin.helm!,
+        },
+        images: opts.node.images,
+        vault: { podAddr: `https://${NODE_IP}:${VAULT_NODE_PORT}`, caFile: vault.caFile },
+        log,
+      });
+      await remember();
+    }
   } catch (err) {
     await stop();
     throw err;
@@ -104,17 +145,36 @@ export async function startStack(dir: string, log: Log = (l) => process.stderr.w
     path: [...new Set([dirname(vaultBin), etcd.dir, kube.dir])],
     vaultTls: { cert: join(dir, 'vault-tls', 'vault-cert.pem'), key: join(dir, 'vault-tls', 'vault-key.pem') },
   };
-  await writeFile(join(dir, 'env'), envFile(info), { mode: 0o600 });
+  let env = envFile(info);
+  if (node) {
+    // Node mode: the CLIs must run inside the namespace; shims first on PATH do that from a host shell.
+    const bin = await writeShims(dir, node.info.netns, { kubectl: kube.bin.kubectl!, vault: vaultBin, helm: node.info.helm });
+    env += nodeEnv(node.info, bin);
+    await writeFile(join(dir, 'node.json'), JSON.stringify(node.info, null, 2), { mode: 0o600 });
+  }
+  await writeFile(join(dir, 'env'), env, { mode: 0o600 });
   await writeFile(join(dir, 'stack.json'), JSON.stringify(info, null, 2), { mode: 0o600 });
   log(
     `[stack] ready in ${((Date.now() - t0) / 1000).toFixed(1)}s: ${peer} ${vaultPeerBuilt.version} at ${vault.addr}, ` +
-      `kube-apiserver ${kube.version} at ${k.url}, etcd ${RECIPES.etcd.version}`,
+      `kube-apiserver ${kube.version} at ${k.url}, etcd ${RECIPES.etcd.version}` +
+      (node ? `, node ${node.info.nodeName} Ready at ${node.info.nodeIP} (netns ${node.info.netns})` : ''),
   );
-  return { info, stop };
+  return { info, node: node?.info, stop };
+}
+
+/** Single-quoted for sh. */
+const q = (s: string) => `'${s.replace(/'/g, `'\\''`)}'`;
+
+function nodeEnv(node: NodeInfo, bin: string): string {
+  return [
+    `export VPA_NETNS=${q(node.netns)}`,
+    `export CONTAINERD_ADDRESS=${q(node.containerdSocket)} CONTAINERD_NAMESPACE=k8s.io`,
+    `export PATH=${q(bin)}:"$PATH"`,
+    '',
+  ].join('\n');
 }
 
 function envFile(info: StackInfo): string {
-  const q = (s: string) => `'${s.replace(/'/g, `'\\''`)}'`;
   return [
     '# written by the vault-pki-agent test stack; `source` it while the stack runs',
     `export VAULT_ADDR=${q(info.vaultAddr)}`,

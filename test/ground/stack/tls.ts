@@ -8,7 +8,7 @@ import { promisify } from 'node:util';
 
 const run = promisify(execFile);
 
-async function openssl(args: string[], cwd: string): Promise<void> {
+export async function openssl(args: string[], cwd: string): Promise<void> {
   try {
     await run('openssl', args, { cwd });
   } catch (err) {
@@ -27,23 +27,27 @@ export interface KubePki {
   saPub: string;
 }
 
-/** Writes a fresh PKI for one kube-apiserver into `dir` and returns the file paths. */
-export async function makeKubePki(dir: string): Promise<KubePki> {
+const EC = ['-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes'];
+
+/** `<dir>/<name>.crt` + `.key`, EC P-256, signed by `<dir>/ca.crt`, with the extension lines `ext`. */
+export async function issueCert(dir: string, name: string, subj: string, ext: string): Promise<{ cert: string; key: string }> {
+  await writeFile(join(dir, `${name}.ext`), ext);
+  await openssl(['req', ...EC, '-keyout', `${name}.key`, '-out', `${name}.csr`, '-subj', subj], dir);
+  await openssl(['x509', '-req', '-in', `${name}.csr`, '-CA', 'ca.crt', '-CAkey', 'ca.key', '-CAcreateserial', '-days', '30', '-out', `${name}.crt`, '-extfile', `${name}.ext`], dir);
+  return { cert: join(dir, `${name}.crt`), key: join(dir, `${name}.key`) };
+}
+
+/**
+ * Writes a fresh PKI for one kube-apiserver into `dir` and returns the file
+ * paths. `extraSans` (node mode: the node's and the Service's IPs) are added
+ * to the serving certificate's.
+ */
+export async function makeKubePki(dir: string, extraSans: string[] = []): Promise<KubePki> {
   const p = (f: string) => join(dir, f);
-  const ec = ['-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes'];
-  await openssl(['req', '-x509', ...ec, '-keyout', 'ca.key', '-out', 'ca.crt', '-days', '30', '-subj', '/CN=test-ground-kube-ca'], dir);
-  await writeFile(
-    p('serving.ext'),
-    'subjectAltName=IP:127.0.0.1,DNS:localhost,DNS:kubernetes,DNS:kubernetes.default,DNS:kubernetes.default.svc\nextendedKeyUsage=serverAuth\n',
-  );
-  await writeFile(p('client.ext'), 'extendedKeyUsage=clientAuth\n');
-  for (const [name, subj, ext] of [
-    ['serving', '/CN=kube-apiserver', 'serving.ext'],
-    ['admin', '/O=system:masters/CN=test-ground-admin', 'client.ext'],
-  ] as const) {
-    await openssl(['req', ...ec, '-keyout', `${name}.key`, '-out', `${name}.csr`, '-subj', subj], dir);
-    await openssl(['x509', '-req', '-in', `${name}.csr`, '-CA', 'ca.crt', '-CAkey', 'ca.key', '-CAcreateserial', '-days', '30', '-out', `${name}.crt`, '-extfile', ext], dir);
-  }
+  await openssl(['req', '-x509', ...EC, '-keyout', 'ca.key', '-out', 'ca.crt', '-days', '30', '-subj', '/CN=test-ground-kube-ca'], dir);
+  const sans = ['IP:127.0.0.1', 'DNS:localhost', 'DNS:kubernetes', 'DNS:kubernetes.default', 'DNS:kubernetes.default.svc', ...extraSans];
+  await issueCert(dir, 'serving', '/CN=kube-apiserver', `subjectAltName=${sans.join(',')}\nextendedKeyUsage=serverAuth\n`);
+  await issueCert(dir, 'admin', '/O=system:masters/CN=test-ground-admin', 'extendedKeyUsage=clientAuth\n');
   await openssl(['genpkey', '-algorithm', 'RSA', '-pkeyopt', 'rsa_keygen_bits:2048', '-out', 'sa.key'], dir);
   await openssl(['pkey', '-in', 'sa.key', '-pubout', '-out', 'sa.pub'], dir);
   return {

@@ -51,15 +51,26 @@ export async function vaultApi<T = any>(v: { addr: string; caPem: string }, meth
   });
 }
 
-export async function startDevVault(dir: string, bin: string): Promise<VaultServer> {
-  const port = await freePort();
+/**
+ * Node mode: the dev server listens on 0.0.0.0:8200 of the node's network
+ * namespace, so pods reach it at the node's IP (`podAddress`), which
+ * `-dev-tls-san` adds to the certificate it generates. `addr` stays loopback.
+ */
+export interface VaultNodeMode {
+  port: number;
+  sans: string[];
+}
+
+export async function startDevVault(dir: string, bin: string, node?: VaultNodeMode): Promise<VaultServer> {
+  const port = node?.port ?? (await freePort());
   const token = `root-${randomBytes(12).toString('hex')}`;
   const tlsDir = join(dir, 'vault-tls');
   await mkdir(tlsDir, { recursive: true });
+  const listen = node ? [`-dev-listen-address=0.0.0.0:${port}`, ...node.sans.map((s) => `-dev-tls-san=${s}`)] : [`-dev-listen-address=127.0.0.1:${port}`];
   const proc = start(
     'vault dev server',
     bin,
-    ['server', '-dev', '-dev-tls', `-dev-tls-cert-dir=${tlsDir}`, `-dev-listen-address=127.0.0.1:${port}`, `-dev-root-token-id=${token}`],
+    ['server', '-dev', '-dev-tls', `-dev-tls-cert-dir=${tlsDir}`, ...listen, `-dev-root-token-id=${token}`],
     { logFile: join(dir, 'vault.log'), env: { VAULT_DEV_ROOT_TOKEN_ID: '', HOME: dir } },
   );
   const addr = `https://127.0.0.1:${port}`;
@@ -75,9 +86,12 @@ export async function startDevVault(dir: string, bin: string): Promise<VaultServ
 /**
  * A Vault with file storage, TLS from `tls` (reuse the dev server's CA so one
  * VAULT_CACERT fits both), one unseal key. `restart()` keeps the data.
+ * `host` is the listen address (default 127.0.0.1; node tests: 0.0.0.0, so
+ * pods reach it at `podAddr`, built from `podHost`). `addr` stays loopback.
  */
 export class FileVault {
   addr = '';
+  podAddr = '';
   token = '';
   unsealKey = '';
   proc: Managed | undefined;
@@ -86,25 +100,30 @@ export class FileVault {
   private readonly bin: string;
   readonly caPem: string;
   private readonly tls: { cert: string; key: string };
+  private readonly host: string;
+  private readonly podHost: string | undefined;
 
-  constructor(opts: { dir: string; bin: string; caPem: string; tls: { cert: string; key: string } }) {
+  constructor(opts: { dir: string; bin: string; caPem: string; tls: { cert: string; key: string }; host?: string; podHost?: string }) {
     this.dir = opts.dir;
     this.bin = opts.bin;
     this.caPem = opts.caPem;
     this.tls = opts.tls;
+    this.host = opts.host ?? '127.0.0.1';
+    this.podHost = opts.podHost;
   }
 
   async start(): Promise<this> {
     await mkdir(join(this.dir, 'data'), { recursive: true });
     if (!this.port) this.port = await freePort();
     this.addr = `https://127.0.0.1:${this.port}`;
+    this.podAddr = this.podHost ? `https://${this.podHost}:${this.port}` : this.addr;
     const config = join(this.dir, 'vault.hcl');
     await writeFile(
       config,
       [
         `storage "file" { path = "${join(this.dir, 'data')}" }`,
         `listener "tcp" {`,
-        `  address = "127.0.0.1:${this.port}"`,
+        `  address = "${this.host}:${this.port}"`,
         `  tls_cert_file = "${this.tls.cert}"`,
         `  tls_key_file = "${this.tls.key}"`,
         `}`,

@@ -1,0 +1,99 @@
+// Issue 8, 4c and 4f: the sidecar as the kubelet runs it. Killed, it is
+// restarted and reuses the certificate on disk (Vault's audit log shows no new
+// issue) while the app keeps reading whole sets; on pod deletion it stops on
+// SIGTERM with exit code 0, as the kubelet reports it.
+import { execFile, spawn } from 'node:child_process';
+import { promisify } from 'node:util';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { stackEnv } from '../ground/context.ts';
+import { auditDevice, type AuditLog } from './audit.ts';
+import {
+  APPS_VOLUME,
+  POD_SECURITY,
+  appContainer,
+  appsConfigMap,
+  apply,
+  isReady,
+  jsonLogs,
+  kubectl,
+  node,
+  serviceAccountObject,
+  statusOf,
+  uniqueName,
+  waitFor,
+  waitPod,
+  workloadNamespace,
+} from './cluster.ts';
+
+const run = promisify(execFile);
+const SIDECAR = 'vault-pki-agent';
+
+function watchedPod(ns: string, name: string): object {
+  return {
+    apiVersion: 'v1',
+    kind: 'Pod',
+    metadata: { name, namespace: ns, annotations: { 'vault-pki-agent.io/inject': 'true' } },
+    spec: {
+      serviceAccountName: 'app',
+      securityContext: POD_SECURITY,
+      containers: [appContainer('app', ['node', '/apps/watch-files.mjs'])],
+      volumes: [APPS_VOLUME],
+    },
+  };
+}
+
+describe('the injected sidecar under the kubelet', () => {
+  const ns = uniqueName('e2e-sidecar');
+  let audit: AuditLog;
+
+  beforeAll(async () => {
+    audit = await auditDevice(ns);
+    await workloadNamespace(ns);
+    await apply([appsConfigMap(ns), serviceAccountObject(ns, 'app')]);
+  });
+
+  it('is restarted by the kubelet after its process is killed, reuses the certificate on disk, and the app never misses a file', async () => {
+    await apply([watchedPod(ns, 'killed')]);
+    const before = await waitPod(ns, 'killed', isReady, 'Ready');
+    expect(await audit.count({ pathPrefix: 'pki_istio/issue/', ns }), 'issues by the init container').toBe(1);
+
+    const killedAt = new Date();
+    const id = statusOf(before, SIDECAR)!.containerID!.replace(/^containerd:\/\//, '');
+    await run('ctr', ['--address', node().containerdSocket, '-n', 'k8s.io', 'tasks', 'kill', '--signal', 'SIGKILL', id]);
+    const after = await waitPod(ns, 'killed', (p) => (statusOf(p, SIDECAR)?.restartCount ?? 0) >= 1 && isReady(p), 'sidecar restarted and Ready again');
+    expect(statusOf(after, SIDECAR)?.lastState?.terminated?.exitCode).toBe(137);
+
+    expect(await audit.count({ pathPrefix: 'pki_istio/issue/', ns, since: killedAt }), 'issues after the kill').toBe(0);
+    const misses = (await jsonLogs<{ event: string }>(ns, 'killed', 'app')).filter((l) => l.event === 'miss');
+    expect(misses).toEqual([]);
+    expect(statusOf(after, 'app')?.restartCount).toBe(0);
+  }, 240_000);
+
+  it('exits 0 within a second of SIGTERM when its pod is deleted, as the kubelet reports it', async () => {
+    await apply([watchedPod(ns, 'deleted')]);
+    await waitPod(ns, 'deleted', isReady, 'Ready');
+    // The kubelet's last status before the pod object goes: watched, since polling can miss it.
+    const fields = '{range .status.containerStatuses[*]}{.name}={.state.terminated.exitCode}@{.state.terminated.finishedAt} {end}{range .status.initContainerStatuses[*]}{.name}={.state.terminated.exitCode}@{.state.terminated.finishedAt} {end}{"\\n"}';
+    const watch = spawn('kubectl', ['get', 'pod', 'deleted', '-n', ns, '--watch', '-o', `jsonpath=${fields}`], { env: stackEnv() });
+    let out = '';
+    watch.stdout.on('data', (d) => (out += d));
+    await waitFor(() => out.length > 0, { what: () => 'the watch to print the pod once' });
+    await kubectl(['delete', 'pod', 'deleted', '-n', ns, '--wait=true', '--timeout=60s']);
+    // The object is gone; the watch may still be printing the events that led there.
+    await waitFor(() => new RegExp(`(^| )${SIDECAR}=\\d`).test(out), { timeoutMs: 10_000, what: () => `the sidecar's terminated state in the watch:\n${out}` }).finally(() => watch.kill());
+    const lines = out.split('\n');
+    const terminated = (name: string) =>
+      lines
+        .map((l) => new RegExp(`(?:^| )${name}=(\\d+)@(\\S+)`).exec(l))
+        .filter((m): m is RegExpExecArray => m !== null)
+        .map((m) => ({ code: Number(m[1]), at: Date.parse(m[2]!) }))
+        .at(-1);
+    console.log(`[e2e] the kubelet's statuses while the pod went:\n${out}`);
+    const app = terminated('app');
+    const sidecar = terminated(SIDECAR);
+    expect(app?.code, 'app exit code').toBe(0);
+    expect(sidecar?.code, 'sidecar exit code').toBe(0);
+    // Native sidecars get SIGTERM after the app has exited; times have a one-second resolution.
+    expect(sidecar!.at - app!.at).toBeLessThanOrEqual(1_000);
+  }, 180_000);
+});
