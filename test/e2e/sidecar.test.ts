@@ -23,6 +23,7 @@ import {
   waitFor,
   waitPod,
   workloadNamespace,
+  type Pod,
 } from './cluster.ts';
 
 const run = promisify(execFile);
@@ -72,23 +73,19 @@ describe('the injected sidecar under the kubelet', () => {
   it('exits 0 within a second of SIGTERM when its pod is deleted, as the kubelet reports it', async () => {
     await apply([watchedPod(ns, 'deleted')]);
     await waitPod(ns, 'deleted', isReady, 'Ready');
-    // The kubelet's last status before the pod object goes: watched, since polling can miss it.
-    const fields = '{range .status.containerStatuses[*]}{.name}={.state.terminated.exitCode}@{.state.terminated.finishedAt} {end}{range .status.initContainerStatuses[*]}{.name}={.state.terminated.exitCode}@{.state.terminated.finishedAt} {end}{"\\n"}';
-    const watch = spawn('kubectl', ['get', 'pod', 'deleted', '-n', ns, '--watch', '-o', `jsonpath=${fields}`], { env: stackEnv() });
+    // The kubelet's last status before the pod object goes: watched (one JSON event a line), since polling can miss it.
+    const watch = spawn('kubectl', ['get', 'pod', 'deleted', '-n', ns, '--watch', '--output-watch-events', '-o', 'json'], { env: stackEnv() });
     let out = '';
     watch.stdout.on('data', (d) => (out += d));
-    await waitFor(() => out.length > 0, { what: () => 'the watch to print the pod once' });
+    const events = () => out.split('\n').slice(0, -1).filter((l) => l.startsWith('{')).map((l) => JSON.parse(l) as { type: string; object: Pod });
+    await waitFor(() => events().length > 0, { what: () => 'the watch to show the pod once' });
     await kubectl(['delete', 'pod', 'deleted', '-n', ns, '--wait=true', '--timeout=60s']);
-    // The object is gone; the watch may still be printing the events that led there.
-    await waitFor(() => new RegExp(`(^| )${SIDECAR}=\\d`).test(out), { timeoutMs: 10_000, what: () => `the sidecar's terminated state in the watch:\n${out}` }).finally(() => watch.kill());
-    const lines = out.split('\n');
-    const terminated = (name: string) =>
-      lines
-        .map((l) => new RegExp(`(?:^| )${name}=(\\d+)@(\\S+)`).exec(l))
-        .filter((m): m is RegExpExecArray => m !== null)
-        .map((m) => ({ code: Number(m[1]), at: Date.parse(m[2]!) }))
-        .at(-1);
-    console.log(`[e2e] the kubelet's statuses while the pod went:\n${out}`);
+    await waitFor(() => events().some((e) => e.type === 'DELETED'), { timeoutMs: 10_000, what: () => 'the DELETED event' }).finally(() => watch.kill());
+    const last = events().at(-1)!.object;
+    const terminated = (name: string) => {
+      const t = statusOf(last, name)?.state.terminated;
+      return t && { code: t.exitCode, at: Date.parse(t.finishedAt!) };
+    };
     const app = terminated('app');
     const sidecar = terminated(SIDECAR);
     expect(app?.code, 'app exit code').toBe(0);
