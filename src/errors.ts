@@ -13,6 +13,7 @@ export type AgentErrorCode =
   | 'VAULT_NOT_FOUND'
   | 'VAULT_BAD_REQUEST'
   | 'VAULT_SERVER'
+  | 'VAULT_THROTTLED' // 429: Vault's rate limit quota; retried with backoff like a 5xx
   | 'CERT_INVALID' // Vault answered with something we refuse to write
   | 'OUTPUT' // the out dir cannot be written
   | 'RUNTIME';

@@ -7,6 +7,7 @@ import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
 import { AgentError } from '../errors.ts';
 import { formatDuration, parseDuration } from '../config/duration.ts';
+import { describeUnknownKeys } from '../config/unknown-keys.ts';
 
 /** A duration in the file ("24h"), seconds at runtime. */
 const duration = (fallback: string) =>
@@ -197,7 +198,7 @@ export function validateConfig(input: unknown, source = 'config'): BootstrapConf
 }
 
 function describeIssue(i: z.core.$ZodIssue): string {
-  if (i.code === 'unrecognized_keys') return `unknown key${i.keys.length > 1 ? 's' : ''} ${i.keys.map((k) => `"${k}"`).join(', ')}`;
+  if (i.code === 'unrecognized_keys') return describeUnknownKeys(i.keys);
   return i.message;
 }
 
@@ -212,7 +213,8 @@ export async function loadConfigFile(file: string): Promise<BootstrapConfig> {
   try {
     doc = parseYaml(text);
   } catch (err) {
-    throw new AgentError('CONFIG', `bootstrap config ${file}: not valid YAML: ${(err as Error).message}`, { cause: err });
+    // The first line only: the rest of a YAML error quotes the file, which may not be a config at all.
+    throw new AgentError('CONFIG', `bootstrap config ${file}: not valid YAML: ${(err as Error).message.split('\n')[0]}`);
   }
   return validateConfig(doc, `config ${file}`);
 }

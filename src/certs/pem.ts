@@ -3,15 +3,44 @@
 
 import { X509Certificate, createPrivateKey, type KeyObject } from 'node:crypto';
 
-const BLOCK = /-----BEGIN ([A-Z0-9 ]+)-----[\s\S]+?-----END \1-----/g;
+/** A BEGIN or END line; the label is bounded so a marker is matched in constant time. */
+const MARKER = /-----(BEGIN|END) ([A-Z0-9 ]{1,64})-----/g;
 
 export interface PemBlock {
   type: string;
   pem: string;
 }
 
+/**
+ * Every `BEGIN X … END X` block, in one pass over the markers: a BEGIN with no
+ * later END of its type is skipped, as is anything between blocks. Linear in
+ * the text (a lazy regex across blocks was quadratic on many BEGIN lines).
+ */
 export function pemBlocks(text: string): PemBlock[] {
-  return [...text.matchAll(BLOCK)].map((m) => ({ type: m[1]!, pem: m[0] + '\n' }));
+  const markers = [...text.matchAll(MARKER)].map((m) => ({ begin: m[1] === 'BEGIN', type: m[2]!, start: m.index, end: m.index + m[0].length }));
+  // Per label, the END markers in order, and how far each list has been consumed.
+  const ends = new Map<string, number[]>();
+  markers.forEach((m, i) => {
+    if (m.begin) return;
+    const list = ends.get(m.type) ?? [];
+    list.push(i);
+    ends.set(m.type, list);
+  });
+  const next = new Map<string, number>();
+  const out: PemBlock[] = [];
+  for (let i = 0; i < markers.length; i++) {
+    const m = markers[i]!;
+    if (!m.begin) continue;
+    const list = ends.get(m.type) ?? [];
+    let k = next.get(m.type) ?? 0;
+    while (k < list.length && list[k]! <= i) k++;
+    next.set(m.type, k);
+    if (k === list.length) continue;
+    const close = markers[list[k]!]!;
+    out.push({ type: m.type, pem: text.slice(m.start, close.end) + '\n' });
+    i = list[k]!;
+  }
+  return out;
 }
 
 export function certificates(text: string): X509Certificate[] {

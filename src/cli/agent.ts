@@ -21,7 +21,7 @@ import { watchFolder } from './watch.ts';
 
 /** init retries transient Vault failures this long before giving up (the kubelet then restarts it). */
 const INIT_RETRY_MS = 60_000;
-const TRANSIENT = ['VAULT_UNREACHABLE', 'VAULT_TIMEOUT', 'VAULT_SEALED', 'VAULT_SERVER'] as const;
+const TRANSIENT = ['VAULT_UNREACHABLE', 'VAULT_TIMEOUT', 'VAULT_SEALED', 'VAULT_SERVER', 'VAULT_THROTTLED'] as const;
 
 const SUMMARY = {
   init: 'Obtain the workload certificate once, write it, exit 0.',
@@ -106,7 +106,7 @@ export async function runCommand(argv: string[]): Promise<number> {
   try {
     server = await serveHealth({ listen: config.listen, registry: metrics.registry, ready: () => agent.ready() });
   } catch (err) {
-    throw new AgentError('CONFIG', `--listen ${config.listen}: cannot listen (${(err as NodeJS.ErrnoException).code}); choose a free port`);
+    throw new AgentError('CONFIG', `--listen ${config.listen.host}:${config.listen.port}: cannot listen (${(err as NodeJS.ErrnoException).code}); choose a free port`);
   }
   log.info({ port: server.port }, 'serving /metrics, /healthz, /readyz');
   try {

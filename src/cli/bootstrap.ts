@@ -10,12 +10,14 @@ import { bootstrapVault } from '../bootstrap/vault.ts';
 import { AgentError } from '../errors.ts';
 import { createLogger, LOG_LEVELS } from '../log/log.ts';
 import { createVaultClient } from '../vault/client.ts';
+import { vaultAddressProblem } from '../config/vault-address.ts';
 import { flagHelp, parseFlags, type FlagTable } from './flags.ts';
 
 const FLAGS: FlagTable = {
   config: { value: 'PATH', help: 'YAML file (see docs/bootstrap.md); every key has a default' },
   'dry-run': { help: 'print the plan and stop; nothing is written' },
   'vault-addr': { value: 'URL', help: 'Vault address (env VAULT_ADDR; CA from VAULT_CACERT, namespace from VAULT_NAMESPACE)' },
+  'allow-insecure-http': { help: 'accept an http:// Vault address that is not loopback (the root-level token then travels in clear)' },
   'vault-token': { value: 'TOKEN', help: 'Vault token allowed to configure mounts, auth and policies (env VAULT_TOKEN)' },
   kubeconfig: { value: 'PATH', help: 'kubeconfig for the Kubernetes outputs and the default auth host (env KUBECONFIG, else in-cluster)' },
   'log-level': { value: 'LEVEL', help: `one of ${LOG_LEVELS.join(', ')} (default info); JSON lines on stdout` },
@@ -42,6 +44,8 @@ export async function bootstrapCommand(argv: string[], env: NodeJS.ProcessEnv = 
   const config: BootstrapConfig = configFile ? await loadConfigFile(configFile) : validateConfig({}, 'defaults');
   const address = str(values['vault-addr']) ?? str(env.VAULT_ADDR) ?? config.vault.address;
   if (!address) throw new AgentError('CONFIG', 'bootstrap: no Vault address; pass --vault-addr, set VAULT_ADDR or vault.address in the config');
+  const addrProblem = vaultAddressProblem(address, { flag: 'bootstrap: Vault address', allowInsecureHttp: values['allow-insecure-http'] === true });
+  if (addrProblem) throw new AgentError('CONFIG', addrProblem);
   const token = str(values['vault-token']) ?? str(env.VAULT_TOKEN);
   if (!token) throw new AgentError('CONFIG', 'bootstrap: no Vault token; pass --vault-token or set VAULT_TOKEN (a token allowed to manage mounts, auth methods and policies)');
   let caPem: string | undefined;

@@ -1,7 +1,7 @@
 // `inspect PATH [--json] [--ca FILE]`: exit 0 when sound, 1 when not, 2 on usage errors.
-import { readFileSync } from 'node:fs';
+import { readFileSync, statSync } from 'node:fs';
 import { AgentError } from '../errors.ts';
-import { formatReport, inspectPath } from '../inspect/inspect.ts';
+import { formatReport, inspectPath, MAX_FILE_BYTES } from '../inspect/inspect.ts';
 import { flagHelp, parseFlags, type FlagTable } from './flags.ts';
 
 const FLAGS: FlagTable = {
@@ -18,10 +18,17 @@ export async function inspectCommand(argv: string[]): Promise<number> {
   if (positionals.length !== 1) throw new AgentError('USAGE', `inspect takes exactly one PATH (a rendered folder or a PEM file), got ${positionals.length}`);
   let caPem: string | undefined;
   if (values.ca) {
+    const ca = values.ca as string;
+    let st;
     try {
-      caPem = readFileSync(values.ca as string, 'utf8');
+      st = statSync(ca);
+      // A FIFO would block the read; a huge file is not a root bundle.
+      if (!st.isFile()) throw new AgentError('USAGE', `--ca ${ca}: not a regular file`);
+      if (st.size > MAX_FILE_BYTES) throw new AgentError('USAGE', `--ca ${ca}: ${st.size} bytes, more than the ${MAX_FILE_BYTES} a root bundle can hold`);
+      caPem = readFileSync(ca, 'utf8');
     } catch (err) {
-      throw new AgentError('USAGE', `--ca ${values.ca}: cannot read it (${(err as NodeJS.ErrnoException).code})`);
+      if (err instanceof AgentError) throw err;
+      throw new AgentError('USAGE', `--ca ${ca}: cannot read it (${(err as NodeJS.ErrnoException).code})`);
     }
   }
   const report = await inspectPath(positionals[0]!, caPem ? { caPem } : {});

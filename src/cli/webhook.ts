@@ -6,6 +6,9 @@ import { createLogger, LOG_LEVELS } from '../log/log.ts';
 import { flagHelp, parseFlags, type FlagTable } from './flags.ts';
 import { DEFAULTS, type WebhookDefaults } from '../webhook/defaults.ts';
 import type { TlsSource } from '../webhook/app.ts';
+import { LISTEN_HINT, parseListen } from '../config/listen.ts';
+import { describeUnknownKeys } from '../config/unknown-keys.ts';
+import { vaultAddressProblem } from '../config/vault-address.ts';
 
 /** Flag defaults, applied after the --config file (so a file value beats a default, a flag beats both). */
 const FLAG_DEFAULTS: Record<string, string> = {
@@ -50,7 +53,8 @@ const FLAGS: FlagTable = {
   kubeconfig: { value: 'PATH', help: 'kubeconfig file; default: in-cluster config or $KUBECONFIG' },
   image: { value: 'REGISTRY/NAME:TAG', help: 'image of the injected init container and sidecar (this image) — required' },
   'image-pull-policy': { value: 'Always|IfNotPresent|Never', help: 'pull policy of the injected containers; default IfNotPresent' },
-  'vault-addr': { value: 'URL', help: 'Vault address the injected containers use (env VAULT_ADDR) — required' },
+  'vault-addr': { value: 'URL', help: 'Vault address the injected containers use (env VAULT_ADDR) — required; https://, or http:// on loopback' },
+  'allow-insecure-http': { help: 'accept an http:// --vault-addr that is not loopback, and pass the same flag to the injected containers (tokens and keys travel in clear)' },
   'vault-cacert-configmap': { value: 'NAME[:KEY]', help: "ConfigMap in each pod's namespace with the CA of Vault's TLS certificate (key default ca.crt)" },
   'default-role': { value: 'ROLE', help: 'Vault Kubernetes-auth role when a pod has no vault-pki-agent.io/role; default mesh-workload' },
   'native-sidecar': { value: 'auto|true|false', help: 'auto: ask the apiserver (≥ 1.29); true: native sidecar; false: classic sidecar container' },
@@ -67,15 +71,18 @@ async function configFile(file: string): Promise<Record<string, string>> {
   try {
     doc = parse(await readFile(file, 'utf8'));
   } catch (err) {
-    throw new AgentError('CONFIG', `--config ${file}: cannot read it as YAML: ${(err as Error).message}`);
+    // The first line only: the rest of a YAML error quotes the file.
+    throw new AgentError('CONFIG', `--config ${file}: cannot read it as YAML: ${briefly(err)}`);
   }
   if (doc === null || doc === undefined) return {};
   if (typeof doc !== 'object' || Array.isArray(doc)) throw new AgentError('CONFIG', `--config ${file}: expected a map of flag names to values`);
   const out: Record<string, string> = {};
   const problems: string[] = [];
+  const unknown = Object.keys(doc).filter((k) => !(STRING_FLAGS as readonly string[]).includes(k));
+  if (unknown.length) problems.push(`${describeUnknownKeys(unknown)} (the keys are the flag names: ${STRING_FLAGS.join(', ')})`);
   for (const [k, v] of Object.entries(doc)) {
-    if (!(STRING_FLAGS as readonly string[]).includes(k)) problems.push(`unknown key ${JSON.stringify(k)} (the keys are the flag names: ${STRING_FLAGS.join(', ')})`);
-    else if (typeof v !== 'string' && typeof v !== 'number' && typeof v !== 'boolean') problems.push(`key ${k}: expected a single value`);
+    if (unknown.includes(k)) continue;
+    if (typeof v !== 'string' && typeof v !== 'number' && typeof v !== 'boolean') problems.push(`key ${k}: expected a single value`);
     else out[k] = String(v);
   }
   if (problems.length > 0) throw new AgentError('CONFIG', `--config ${file}: ${problems.join('; ')}`);
@@ -90,11 +97,25 @@ export function parseDuration(flag: string, v: string): number {
   return ms;
 }
 
-export function parseListen(v: string): { host: string; port: number } {
-  const m = /^(?:\[?([^\]]*)\]?)?:(\d{1,5})$/.exec(v);
-  const port = Number(m?.[2]);
-  if (!m || port > 65535) throw new AgentError('USAGE', `--listen ${JSON.stringify(v)} is not HOST:PORT or :PORT`);
-  return { host: m[1] || '0.0.0.0', port };
+/** An error's code, or the first line of its message, short: YAML errors quote the file, which may hold a token. */
+function briefly(err: unknown): string {
+  const e = err as { code?: unknown; message?: unknown };
+  if (typeof e?.code === 'string') return e.code;
+  return String(e?.message ?? err).split('\n')[0]!.slice(0, 160);
+}
+
+/** The serving certificate and key files: readable, and a pair TLS accepts. Checked before anything starts. */
+async function servingFilesProblem(certFile: string, keyFile: string): Promise<string | undefined> {
+  const { readFile } = await import('node:fs/promises');
+  const { createSecureContext } = await import('node:tls');
+  const read = (flag: string, file: string) => readFile(file, 'utf8').catch((err) => Promise.reject(`${flag} ${file}: cannot read it (${briefly(err)})`));
+  try {
+    const [cert, key] = await Promise.all([read('--tls-cert', certFile), read('--tls-key', keyFile)]);
+    createSecureContext({ cert, key });
+    return undefined;
+  } catch (err) {
+    return typeof err === 'string' ? err : `--tls-cert ${certFile} / --tls-key ${keyFile}: not a certificate and matching key TLS can use (${briefly(err)})`;
+  }
 }
 
 export async function webhookCommand(argv: string[]): Promise<number> {
@@ -112,7 +133,9 @@ export async function webhookCommand(argv: string[]): Promise<number> {
   if (!image) problems.push('--image is required: the image of the injected containers (this image)');
   const vaultAddr = str('vault-addr') ?? process.env.VAULT_ADDR;
   if (!vaultAddr) problems.push('--vault-addr (or env VAULT_ADDR) is required: the Vault address the injected containers use');
-  else if (!/^https?:\/\/[^\s/]+/.test(vaultAddr)) problems.push(`--vault-addr ${JSON.stringify(vaultAddr)} is not an http(s) URL`);
+  const allowInsecureHttp = cli['allow-insecure-http'] === true;
+  const addrProblem = vaultAddr ? vaultAddressProblem(vaultAddr, { flag: '--vault-addr', allowInsecureHttp }) : undefined;
+  if (addrProblem) problems.push(addrProblem);
   const pull = str('image-pull-policy')!;
   if (!['Always', 'IfNotPresent', 'Never'].includes(pull)) problems.push(`--image-pull-policy ${JSON.stringify(pull)} must be Always, IfNotPresent or Never`);
   const native = str('native-sidecar')!;
@@ -126,11 +149,11 @@ export async function webhookCommand(argv: string[]): Promise<number> {
   if (Boolean(certFile) !== Boolean(keyFile)) problems.push('--tls-cert and --tls-key go together; give both, or neither for automatic TLS');
   const configName = str('webhook-config-name');
   if (!certFile && !configName) problems.push('automatic TLS needs --webhook-config-name (the MutatingWebhookConfiguration whose caBundle it keeps current); or give --tls-cert and --tls-key');
-  let listen = { host: '0.0.0.0', port: 8443 };
+  const listen = parseListen(str('listen')!);
+  if (!listen) problems.push(`--listen ${JSON.stringify(str('listen'))}: not a listen address; ${LISTEN_HINT}`);
   let certLifetimeMs = 0;
   let caLifetimeMs = 0;
   for (const check of [
-    () => (listen = parseListen(str('listen')!)),
     () => (certLifetimeMs = parseDuration('tls-cert-lifetime', str('tls-cert-lifetime')!)),
     () => (caLifetimeMs = parseDuration('tls-ca-lifetime', str('tls-ca-lifetime')!)),
   ]) {
@@ -141,12 +164,21 @@ export async function webhookCommand(argv: string[]): Promise<number> {
     }
   }
   if (caLifetimeMs > 0 && caLifetimeMs < 3 * certLifetimeMs) problems.push('--tls-ca-lifetime must be at least three times --tls-cert-lifetime');
+  if (certFile && keyFile) {
+    const problem = await servingFilesProblem(certFile, keyFile);
+    if (problem) problems.push(problem);
+  }
   if (problems.length > 0) throw new AgentError('USAGE', problems.join('; '));
 
   const log = createLogger({ name: 'vault-pki-agent-webhook', level: str('log-level') as never });
   const { kubeConfig, publishCaBundle, supportsNativeSidecars } = await import('../webhook/kube.ts');
   const { startWebhook } = await import('../webhook/app.ts');
-  const kc = native === 'auto' || !certFile ? kubeConfig(str('kubeconfig')) : undefined;
+  let kc: ReturnType<typeof kubeConfig> | undefined;
+  try {
+    kc = native === 'auto' || !certFile ? kubeConfig(str('kubeconfig')) : undefined;
+  } catch (err) {
+    throw new AgentError('CONFIG', `${str('kubeconfig') ? `--kubeconfig ${str('kubeconfig')}` : 'kubeconfig (in-cluster or $KUBECONFIG)'}: cannot load it (${briefly(err)}); point --kubeconfig at a valid kubeconfig file`);
+  }
   let nativeSidecar = native === 'true';
   if (native === 'auto') {
     try {
@@ -160,6 +192,7 @@ export async function webhookCommand(argv: string[]): Promise<number> {
     image: image!,
     imagePullPolicy: pull as WebhookDefaults['imagePullPolicy'],
     vaultAddr: vaultAddr!,
+    ...(allowInsecureHttp && new URL(vaultAddr!).protocol === 'http:' ? { vaultInsecureHttp: true } : {}),
     ...(cmName ? { vaultCaConfigMap: { name: cmName, key: cmKey || 'ca.crt' } } : {}),
     authRole: str('default-role')!,
     nativeSidecar,
@@ -174,7 +207,12 @@ export async function webhookCommand(argv: string[]): Promise<number> {
         caLifetimeMs,
         publish: (pems) => publishCaBundle(kc!, configName!, pems),
       };
-  const running = await startWebhook({ ...listen, tls, defaults, log });
+  const running = await startWebhook({ ...listen!, tls, defaults, log }).catch((err: NodeJS.ErrnoException) => {
+    if (err.syscall === 'listen' || err.code === 'EADDRINUSE') {
+      throw new AgentError('CONFIG', `--listen ${str('listen')}: cannot listen (${err.code}); choose a free port or address`);
+    }
+    throw new AgentError('RUNTIME', `cannot start serving: ${briefly(err)}`);
+  });
   await new Promise<void>((resolve) => {
     for (const sig of ['SIGTERM', 'SIGINT'] as const) process.once(sig, () => resolve());
   });

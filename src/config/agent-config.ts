@@ -5,7 +5,11 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { AgentError } from '../errors.ts';
 import type { FlagTable } from '../cli/flags.ts';
+import { certificates } from '../certs/pem.ts';
 import { parseDuration } from './duration.ts';
+import { LISTEN_HINT, parseListen, type ListenAddress } from './listen.ts';
+import { describeUnknownKeys } from './unknown-keys.ts';
+import { vaultAddressProblem } from './vault-address.ts';
 
 
 export const PROJECTED_TOKEN = '/var/run/secrets/vault-pki-agent/token';
@@ -15,8 +19,8 @@ const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'
 type Kind = 'string' | 'list' | 'number' | 'duration' | 'bool';
 interface Field {
   kind: Kind;
-  /** the value name `--help` shows */
-  value: string;
+  /** the value name `--help` shows; none for an on/off switch (kind bool) */
+  value?: string;
   help: string;
   default?: string | number | string[];
   env?: string;
@@ -27,6 +31,7 @@ interface Field {
 export const FIELDS: Record<string, Field> = {
   'vault-addr': { kind: 'string', value: 'URL', env: 'VAULT_ADDR', help: 'Vault address, e.g. https://vault.vault.svc:8200' },
   'vault-cacert': { kind: 'string', value: 'PATH', env: 'VAULT_CACERT', help: "PEM file of the CA that signed Vault's certificate" },
+  'allow-insecure-http': { kind: 'bool', help: 'accept an http:// Vault address that is not loopback (tokens and keys then travel in clear)' },
   'vault-namespace': { kind: 'string', value: 'NAMESPACE', env: 'VAULT_NAMESPACE', help: 'Vault Enterprise namespace' },
   'vault-timeout': { kind: 'duration', value: 'DURATION', default: '10s', help: 'per-request timeout; a slower Vault counts as down and is retried with backoff' },
   'auth-mount': { kind: 'string', value: 'MOUNT', default: 'kubernetes', help: 'Kubernetes auth mount path' },
@@ -48,6 +53,7 @@ export const FIELDS: Record<string, Field> = {
   'signal-pid-file': { kind: 'string', value: 'PATH', help: 'file holding the pid to signal' },
   'signal-process': { kind: 'string', value: 'NAME', help: 'process name to signal (needs shareProcessNamespace)' },
   'on-rotate-exec': { kind: 'string', value: 'COMMAND', help: 'command run (by /bin/sh -c) after each rotation' },
+  'on-rotate-timeout': { kind: 'duration', value: 'DURATION', default: '30s', help: '--on-rotate-exec is killed (and counted as failed) after this long; renewals never wait for it' },
   listen: { kind: 'string', value: 'HOST:PORT', default: ':9102', help: 'metrics and health listener (run only)' },
   'log-level': { kind: 'string', value: 'LEVEL', default: 'info', oneOf: LOG_LEVELS, help: `one of ${LOG_LEVELS.join(', ')}` },
   config: { kind: 'string', value: 'PATH', help: 'YAML file with any of these settings (keys are the flag names)' },
@@ -59,7 +65,7 @@ const envName = (name: string) => FIELDS[name]!.env ?? `VAULT_PKI_AGENT_${name.t
 export const AGENT_FLAGS: FlagTable = Object.fromEntries(
   Object.entries(FIELDS).map(([name, f]) => {
     const def = f.default !== undefined && f.default !== '' && !(Array.isArray(f.default) && f.default.length === 0) ? `default ${JSON.stringify(f.default)}; ` : '';
-    return [name, { value: f.value, multiple: f.kind === 'list', help: `${f.help} (${def}env ${envName(name)})` }];
+    return [name, { ...(f.value ? { value: f.value } : {}), multiple: f.kind === 'list', help: `${f.help} (${def}env ${envName(name)})` }];
   }),
 );
 
@@ -71,8 +77,8 @@ export interface AgentConfig {
   ttlSeconds: number;
   renewal: { graceRatio: number; jitter: number };
   output: { layout: string; outDir: string; keyGid?: number };
-  reload: { signal?: NodeJS.Signals; pidFile?: string; processName?: string; exec?: string };
-  listen: string;
+  reload: { signal?: NodeJS.Signals; pidFile?: string; processName?: string; exec?: string; execTimeoutMs: number };
+  listen: ListenAddress;
   logLevel: string;
 }
 
@@ -107,9 +113,8 @@ async function readConfigFile(path: string, problems: string[]): Promise<Record<
     problems.push(`--config ${path}: must be a mapping of setting: value`);
     return {};
   }
-  for (const key of Object.keys(doc)) {
-    if (!FIELDS[key] || key === 'config') problems.push(`--config ${path}: unknown key "${key}" (known: ${Object.keys(FIELDS).filter((k) => k !== 'config').join(', ')})`);
-  }
+  const unknown = Object.keys(doc).filter((key) => !FIELDS[key] || key === 'config');
+  if (unknown.length) problems.push(`--config ${path}: ${describeUnknownKeys(unknown)} (known: ${Object.keys(FIELDS).filter((k) => k !== 'config').join(', ')})`);
   return doc as Record<string, unknown>;
 }
 
@@ -141,15 +146,28 @@ export async function loadAgentConfig(flags: Record<string, unknown>, env: NodeJ
     return n;
   };
 
+  const insecure = raw['allow-insecure-http'];
+  if (insecure !== undefined && ![true, false, 'true', 'false', '1', '0'].includes(insecure as never)) problems.push('--allow-insecure-http: expected true or false');
   const address = str('vault-addr');
   if (!address) problems.push('no Vault address: set --vault-addr or VAULT_ADDR (e.g. https://vault.vault.svc:8200)');
-  else if (!/^https?:\/\/[^/]+/.test(address)) problems.push(`--vault-addr ${address}: must be an http:// or https:// URL`);
+  else {
+    const problem = vaultAddressProblem(address, { flag: '--vault-addr', allowInsecureHttp: insecure === true || insecure === 'true' || insecure === '1' });
+    if (problem) problems.push(problem);
+  }
   const caFile = str('vault-cacert');
   let caPem: string | undefined;
   if (caFile) {
     try {
       caPem = readFileSync(caFile, 'utf8');
-      if (!caPem.includes('BEGIN CERTIFICATE')) problems.push(`--vault-cacert ${caFile}: holds no PEM certificate`);
+      // Parsed now: a broken CA would otherwise surface only at the first connection, as if Vault were down.
+      let parsed = 0;
+      try {
+        parsed = certificates(caPem).length;
+      } catch (err) {
+        problems.push(`--vault-cacert ${caFile}: a certificate in it does not parse (${(err as NodeJS.ErrnoException).code ?? 'invalid'})`);
+        parsed = -1;
+      }
+      if (parsed === 0) problems.push(`--vault-cacert ${caFile}: holds no PEM certificate`);
     } catch (err) {
       problems.push(`--vault-cacert ${caFile}: cannot read it (${(err as NodeJS.ErrnoException).code})`);
     }
@@ -162,6 +180,9 @@ export async function loadAgentConfig(flags: Record<string, unknown>, env: NodeJ
   const timeoutText = str('vault-timeout')!;
   const timeoutSeconds = parseDuration(timeoutText);
   if (!timeoutSeconds) problems.push(`--vault-timeout ${timeoutText}: must be a positive duration like 10s`);
+  const hookTimeoutText = str('on-rotate-timeout')!;
+  const hookTimeoutSeconds = parseDuration(hookTimeoutText);
+  if (!hookTimeoutSeconds || hookTimeoutSeconds > 86_400) problems.push(`--on-rotate-timeout ${hookTimeoutText}: must be a positive duration up to 24h, like 30s`);
   const graceRatio = num('grace-ratio', (n) => n > 0 && n < 1, 'strictly between 0 and 1, e.g. 0.5');
   const jitter = num('jitter', (n) => n >= 0 && n < 1, 'in [0, 1), e.g. 0.01');
   const keyGid = num('key-group', (n) => Number.isInteger(n) && n >= 0, 'that is a group id (integer ≥ 0)');
@@ -178,7 +199,9 @@ export async function loadAgentConfig(flags: Record<string, unknown>, env: NodeJ
   const skip = env.VAULT_SKIP_VERIFY;
   const mode = str('mode');
   const logLevel = str('log-level')!;
-  str('listen');
+  const listenText = str('listen')!;
+  const listen = parseListen(listenText);
+  if (!listen) problems.push(`--listen ${listenText}: not a listen address; ${LISTEN_HINT}`);
 
   if (problems.length) {
     throw new AgentError('CONFIG', problems.join('; '));
@@ -197,8 +220,9 @@ export async function loadAgentConfig(flags: Record<string, unknown>, env: NodeJ
       ...(str('signal-pid-file') ? { pidFile: str('signal-pid-file')! } : {}),
       ...(str('signal-process') ? { processName: str('signal-process')! } : {}),
       ...(str('on-rotate-exec') ? { exec: str('on-rotate-exec')! } : {}),
+      execTimeoutMs: hookTimeoutSeconds! * 1000,
     },
-    listen: str('listen')!,
+    listen: listen!,
     logLevel,
   });
 }

@@ -31,18 +31,31 @@ export interface InspectReport {
   problems: string[];
 }
 
+/** A credential file is a few KB; anything far larger is not one, and is not read into memory. */
+export const MAX_FILE_BYTES = 1 << 20;
+
+/** What cannot be read is a runtime failure (exit 1) in one line, never a stack trace. */
+function unreadable(path: string, err: unknown): AgentError {
+  const code = (err as NodeJS.ErrnoException).code ?? (err as Error).name;
+  const hint = code === 'EACCES' || code === 'EPERM' ? '; run inspect as a user allowed to read it' : '';
+  return new AgentError('RUNTIME', `inspect ${path}: cannot read it (${code})${hint}`);
+}
+
 async function gather(path: string): Promise<{ text: string; files: FileReport[] }> {
   const st = await stat(path).catch((err) => {
-    throw new AgentError('USAGE', `inspect ${path}: ${(err as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file or folder' : (err as Error).message}`);
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') throw new AgentError('USAGE', `inspect ${path}: no such file or folder`);
+    throw unreadable(path, err);
   });
-  const names = st.isDirectory() ? (await readdir(path)).filter((n) => !n.startsWith('..')).sort() : [''];
+  const names = st.isDirectory() ? (await readdir(path).catch((err) => Promise.reject(unreadable(path, err)))).filter((n) => !n.startsWith('..')).sort() : [''];
   const files: FileReport[] = [];
   let text = '';
   for (const n of names) {
     const p = n ? join(path, n) : path;
     const s = await stat(p).catch(() => undefined);
+    // Only regular files: a FIFO or a device would block the read or never end.
     if (!s?.isFile()) continue;
-    const content = await readFile(p, 'utf8');
+    if (s.size > MAX_FILE_BYTES) throw new AgentError('RUNTIME', `inspect ${p}: ${s.size} bytes, more than the ${MAX_FILE_BYTES} a credential file can hold; not read`);
+    const content = await readFile(p, 'utf8').catch((err) => Promise.reject(unreadable(p, err)));
     if (!content.includes('-----BEGIN ')) continue;
     const holdsKey = /PRIVATE KEY-----/.test(content);
     const mode = s.mode & 0o777;

@@ -12,6 +12,7 @@ export function agentMetrics() {
     vaultDuration: registry.register(
       new Histogram('vault_pki_agent_vault_request_duration_seconds', 'Vault request latency by operation', [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10]),
     ),
+    reloadHooks: registry.register(new Counter('vault_pki_agent_reload_hooks_total', 'reload hooks run after a rotation by result (success, failure, timeout)')),
     rewrites: registry.register(new Counter('vault_pki_agent_self_heal_total', 'credential sets rewritten from memory after they changed on disk')),
   };
 }

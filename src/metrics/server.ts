@@ -1,6 +1,7 @@
 // /metrics, /healthz (the process is alive) and /readyz (a valid certificate
 // is on disk) on one small HTTP listener.
 import http from 'node:http';
+import type { ListenAddress } from '../config/listen.ts';
 import type { Registry } from './registry.ts';
 
 export interface HealthServer {
@@ -8,11 +9,9 @@ export interface HealthServer {
   close(): Promise<void>;
 }
 
-/** `listen` is `host:port`, `:port` or a port; port 0 picks a free one. */
-export async function serveHealth(opts: { listen: string; registry: Registry; ready: () => boolean }): Promise<HealthServer> {
-  const m = /^(?:(.*):)?(\d+)$/.exec(opts.listen);
-  const host = m?.[1] || '0.0.0.0';
-  const port = Number(m?.[2] ?? 9102);
+/** `listen` was parsed with the configuration (config/listen.ts); port 0 picks a free one. */
+export async function serveHealth(opts: { listen: ListenAddress; registry: Registry; ready: () => boolean }): Promise<HealthServer> {
+  const { host, port } = opts.listen;
   const server = http.createServer((req, res) => {
     const path = (req.url ?? '/').split('?')[0];
     if (req.method !== 'GET' && req.method !== 'HEAD') {

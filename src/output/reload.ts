@@ -1,6 +1,7 @@
 // Tells the consumer that new files are in place: a signal to a pid (from a
 // pid file or found by process name in a shared process namespace), or a
 // command. A failing hook is logged, never fatal: the files are already right.
+// A command that outlives its timeout is killed with its whole process group.
 
 import { spawn } from 'node:child_process';
 import { readdir, readFile } from 'node:fs/promises';
@@ -10,6 +11,13 @@ export interface ReloadConfig {
   pidFile?: string;
   processName?: string;
   exec?: string;
+  /** --on-rotate-timeout: the command is killed after this long */
+  execTimeoutMs?: number;
+}
+
+/** Thrown when --on-rotate-exec ran past its timeout and was killed. */
+export class HookTimeout extends Error {
+  override name = 'HookTimeout';
 }
 
 async function pidsByName(name: string): Promise<number[]> {
@@ -22,8 +30,8 @@ async function pidsByName(name: string): Promise<number[]> {
   return out;
 }
 
-/** Runs the configured hook; resolves with a one-line outcome for the log. */
-export async function reload(cfg: ReloadConfig): Promise<string | undefined> {
+/** Runs the configured hook and resolves with a one-line outcome for the log; `stop` (the agent stopping) kills a command still running. */
+export async function reload(cfg: ReloadConfig, stop?: AbortSignal): Promise<string | undefined> {
   const done: string[] = [];
   if (cfg.signal) {
     const pids = cfg.pidFile ? [Number((await readFile(cfg.pidFile, 'utf8')).trim())] : await pidsByName(cfg.processName ?? '');
@@ -34,10 +42,34 @@ export async function reload(cfg: ReloadConfig): Promise<string | undefined> {
     done.push(`sent ${cfg.signal} to ${pids.join(',')}`);
   }
   if (cfg.exec) {
+    const timeoutMs = cfg.execTimeoutMs ?? 30_000;
     const code = await new Promise<number | null>((resolve, reject) => {
-      const child = spawn('/bin/sh', ['-c', cfg.exec!], { stdio: 'ignore' });
-      child.on('error', reject);
-      child.on('exit', resolve);
+      // Its own process group, so a kill reaches what the shell started too (`sh -c 'sleep 3600'`).
+      const child = spawn('/bin/sh', ['-c', cfg.exec!], { stdio: 'ignore', detached: true });
+      const killGroup = () => {
+        try {
+          process.kill(-child.pid!, 'SIGKILL');
+        } catch {
+          // already gone
+        }
+      };
+      const timer = setTimeout(() => {
+        killGroup();
+        reject(new HookTimeout(`--on-rotate-exec still running after ${timeoutMs} ms; killed it (raise --on-rotate-timeout if it needs longer)`));
+      }, timeoutMs);
+      stop?.addEventListener('abort', killGroup, { once: true });
+      const settle = () => {
+        clearTimeout(timer);
+        stop?.removeEventListener('abort', killGroup);
+      };
+      child.on('error', (err) => {
+        settle();
+        reject(err);
+      });
+      child.on('exit', (c) => {
+        settle();
+        resolve(c);
+      });
     });
     if (code !== 0) throw new Error(`--on-rotate-exec exited with ${code}`);
     done.push('ran --on-rotate-exec');

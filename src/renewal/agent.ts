@@ -7,22 +7,13 @@ import { assembleBundle, problems, type Bundle } from '../certs/bundle.ts';
 import { AgentError } from '../errors.ts';
 import type { AgentMetrics } from '../metrics/agent-metrics.ts';
 import { commitSet, readSet, setIntact, type WriteOptions } from '../output/atomic-writer.ts';
-import { reload, type ReloadConfig } from '../output/reload.ts';
+import { HookTimeout, reload, type ReloadConfig } from '../output/reload.ts';
 import { render, type Layout, type RenderedFile } from '../output/templates.ts';
 import { backoffDelay, renewAt, stillFresh, type RenewalPolicy } from './schedule.ts';
 import { expectedSpiffeId, obtain, type ObtainOptions } from './obtain.ts';
+import { realTimers, runAt, type LongTimer, type Timers } from './timers.ts';
 
-export interface Timers {
-  now(): number;
-  setTimeout(fn: () => void, ms: number): unknown;
-  clearTimeout(handle: unknown): void;
-}
-
-export const realTimers: Timers = {
-  now: () => Date.now(),
-  setTimeout: (fn, ms) => setTimeout(fn, Math.min(ms, 2 ** 31 - 1)),
-  clearTimeout: (h) => clearTimeout(h as NodeJS.Timeout),
-};
+export { realTimers, type Timers } from './timers.ts';
 
 export interface AgentOptions {
   obtain: Omit<ObtainOptions, 'now'>;
@@ -55,10 +46,14 @@ export class Agent {
    */
   private validFrom: Date | undefined;
   private files: RenderedFile[] = [];
-  private timer: unknown;
+  private timer: LongTimer | undefined;
   private attempt = 0;
   private stopped = false;
   private busy: Promise<unknown> = Promise.resolve();
+  /** the reload hook in progress, and whether another rotation happened meanwhile */
+  private hook: Promise<void> | undefined;
+  private hookAgain = false;
+  private readonly stopping = new AbortController();
   private readonly o: AgentOptions;
   private readonly timers: Timers;
   private readonly random: () => number;
@@ -88,7 +83,8 @@ export class Agent {
 
   async stop(): Promise<void> {
     this.stopped = true;
-    if (this.timer !== undefined) this.timers.clearTimeout(this.timer);
+    this.stopping.abort(); // a hook still running is killed, not left behind
+    this.timer?.cancel();
     await this.busy.catch(() => undefined); // a commit in progress finishes: never a partial set
   }
 
@@ -108,8 +104,8 @@ export class Agent {
   /** Retry now instead of at the end of the backoff (the token file changed, say); true if it will. */
   nudge(): boolean {
     if (this.state !== 'failing' || this.stopped) return false;
-    if (this.timer !== undefined) this.timers.clearTimeout(this.timer);
-    this.timer = this.timers.setTimeout(() => void this.tick(), 0);
+    this.timer?.cancel();
+    this.timer = runAt(this.timers, this.timers.now(), () => void this.tick());
     return true;
   }
 
@@ -169,15 +165,37 @@ export class Agent {
       if (why === 'issued') this.o.metrics.renewals.inc({ result: 'success' });
       this.o.log.info({ serial: b.serial, spiffeId: b.spiffeId, notAfter: b.notAfter, why }, 'credentials written');
       this.o.onWritten?.(b, why);
-      if (rotated && why === 'issued') await this.runReload();
+      if (rotated && why === 'issued') this.startReload();
     });
+  }
+
+  /**
+   * Runs the reload hook outside the serialized chain: a slow or hanging hook
+   * must never hold back the next renewal. Rotations during a run coalesce
+   * into one more run, so hooks never pile up.
+   */
+  private startReload(): void {
+    if (this.hook) {
+      this.hookAgain = true;
+      return;
+    }
+    this.hook = (async () => {
+      do {
+        this.hookAgain = false;
+        await this.runReload();
+      } while (this.hookAgain && !this.stopped);
+    })().finally(() => (this.hook = undefined));
   }
 
   private async runReload(): Promise<void> {
     try {
-      const outcome = await reload(this.o.reload);
-      if (outcome) this.o.log.info({ outcome }, 'reload hook done');
+      const outcome = await reload(this.o.reload, this.stopping.signal);
+      if (outcome) {
+        this.o.metrics.reloadHooks.inc({ result: 'success' });
+        this.o.log.info({ outcome }, 'reload hook done');
+      }
     } catch (err) {
+      this.o.metrics.reloadHooks.inc({ result: err instanceof HookTimeout ? 'timeout' : 'failure' });
       this.o.log.error({ err: (err as Error).message }, 'reload hook failed; the new files are in place');
     }
   }
@@ -195,7 +213,7 @@ export class Agent {
       if (lastChance > now) at = Math.min(at, lastChance);
     }
     this.o.metrics.nextRenewal.set(at / 1000);
-    this.timer = this.timers.setTimeout(() => void this.tick(), Math.max(0, at - now));
+    this.timer = runAt(this.timers, at, () => void this.tick());
   }
 
   private async tick(): Promise<void> {

@@ -40,12 +40,15 @@ const HINTS: Partial<Record<AgentErrorCode, string>> = {
   VAULT_NOT_FOUND: 'check the mount and role names',
   VAULT_UNREACHABLE: 'check the Vault address and that Vault is running',
   VAULT_TIMEOUT: 'Vault is slow or unreachable; the agent keeps retrying',
+  VAULT_THROTTLED: "Vault's rate limit quota refused the request; the agent retries with backoff",
 };
 
 export function classify(status: number, errors: readonly string[]): AgentErrorCode {
   if (status === 503 && errors.includes(SEALED)) return 'VAULT_SEALED';
   if (status === 403 || status === 401) return 'VAULT_FORBIDDEN';
   if (status === 404) return 'VAULT_NOT_FOUND';
+  // A quota, not a bad request: the same request succeeds later.
+  if (status === 429) return 'VAULT_THROTTLED';
   if (status >= 400 && status < 500) return 'VAULT_BAD_REQUEST';
   return 'VAULT_SERVER';
 }

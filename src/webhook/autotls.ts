@@ -3,6 +3,7 @@
 // the apiserver already trusts it when the first certificate it signed is served.
 
 import type { Logger } from '../log/log.ts';
+import { realTimers, runAt, type LongTimer, type Timers } from '../renewal/timers.ts';
 import { createCa, issueServing, type Ca, type CertKey } from './tls.ts';
 
 export interface AutoTlsOptions {
@@ -16,6 +17,8 @@ export interface AutoTlsOptions {
   log: Logger;
   /** how often to check that the caBundle still holds our CAs (someone may have overwritten it); default 60 s */
   recheckMs?: number;
+  /** the renewal clock; a fake one in tests */
+  timers?: Timers;
 }
 
 export interface AutoTls {
@@ -34,7 +37,8 @@ export async function startAutoTls(opts: AutoTlsOptions): Promise<AutoTls> {
   let active = await newCa();
   let next: Ca | undefined;
   let stopped = false;
-  let timer: NodeJS.Timeout | undefined;
+  const timers = opts.timers ?? realTimers;
+  let timer: LongTimer | undefined;
 
   const publishUntilDone = async (cas: Ca[]): Promise<void> => {
     for (;;) {
@@ -54,8 +58,9 @@ export async function startAutoTls(opts: AutoTlsOptions): Promise<AutoTls> {
 
   const schedule = (serving: CertKey): void => {
     if (stopped) return;
-    const lifetime = serving.notAfter.getTime() - Date.now();
-    timer = setTimeout(() => void renew(), Math.max(250, lifetime * RENEW_AT));
+    // runAt, not setTimeout: 2/3 of a lifetime ≥ ~895 h is past setTimeout's limit, which would fire at once.
+    const lifetime = serving.notAfter.getTime() - timers.now();
+    timer = runAt(timers, timers.now() + Math.max(250, lifetime * RENEW_AT), () => void renew());
   };
 
   const renew = async (): Promise<void> => {
@@ -65,7 +70,7 @@ export async function startAutoTls(opts: AutoTlsOptions): Promise<AutoTls> {
         next = undefined;
       }
       // Too little CA life left for two more certificates: publish its successor now, use it next time.
-      if (active.notAfter.getTime() - Date.now() < 2 * opts.certLifetimeMs) {
+      if (active.notAfter.getTime() - timers.now() < 2 * opts.certLifetimeMs) {
         next = await newCa();
         await opts.publish([active.certPem, next.certPem]);
         log.info({ notAfter: next.notAfter.toISOString() }, 'next webhook CA published');
@@ -76,7 +81,7 @@ export async function startAutoTls(opts: AutoTlsOptions): Promise<AutoTls> {
       schedule(serving);
     } catch (err) {
       log.error({ err: (err as Error).message }, `renewing the serving certificate failed; retrying in ${RETRY_MS / 1000}s`);
-      if (!stopped) timer = setTimeout(() => void renew(), RETRY_MS);
+      if (!stopped) timer = runAt(timers, timers.now() + RETRY_MS, () => void renew());
     }
   };
   schedule(initial);
@@ -93,7 +98,7 @@ export async function startAutoTls(opts: AutoTlsOptions): Promise<AutoTls> {
     initial,
     stop: () => {
       stopped = true;
-      clearTimeout(timer);
+      timer?.cancel();
       clearInterval(recheck);
     },
   };

@@ -1,6 +1,7 @@
 // Config → the containers and volumes to add. Pure; no knowledge of patches.
 
 import type { V1Container, V1Volume, V1VolumeMount } from '@kubernetes/client-node';
+import { INSECURE_HTTP_FLAG } from '../config/vault-address.ts';
 import type { InjectConfig } from './config.ts';
 import {
   AGENT_UID,
@@ -40,6 +41,7 @@ export function agentArgs(verb: 'init' | 'run', config: InjectConfig, defaults: 
   const args = [
     verb,
     `--vault-addr=${defaults.vaultAddr}`,
+    ...(defaults.vaultInsecureHttp ? [INSECURE_HTTP_FLAG] : []),
     ...(defaults.vaultCaConfigMap ? [`--vault-cacert=${VAULT_CA_FILE}`] : []),
     `--auth-mount=${config.authMount}`,
     `--auth-role=${config.authRole}`,

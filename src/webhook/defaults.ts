@@ -11,6 +11,8 @@ export interface WebhookDefaults {
   image: string;
   imagePullPolicy: 'Always' | 'IfNotPresent' | 'Never';
   vaultAddr: string;
+  /** an http:// vaultAddr the operator accepted (--allow-insecure-http): the agents must be told too */
+  vaultInsecureHttp?: boolean;
   /** ConfigMap (in the pod's namespace) holding the CA that signed Vault's TLS certificate */
   vaultCaConfigMap?: { name: string; key: string };
   authMount: string;

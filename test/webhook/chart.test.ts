@@ -86,9 +86,15 @@ describe('helm chart', () => {
     'a misspelt top-level key': [['--set', 'webhok.replicas=3'], /additional properties 'webhok' not allowed|webhok/],
     'zero replicas': [['--set', 'webhook.replicas=0'], /replicas.*(minimum|must be >= 1)/s],
     'a Vault address that is not a URL': [['--set', 'vault.addr=vault:8200'], /addr.*(does not match|pattern)/s],
+    'an http:// Vault address unless vault.allowInsecureHttp=true': [['--set', 'vault.addr=http://vault.vault.svc:8200'], /addr.*(does not match|pattern)/s],
     'a malformed certificate lifetime': [['--set', 'webhook.tls.certLifetime=one day'], /certLifetime/],
     'bootstrap without its token Secret': [['--set', 'bootstrap.enabled=true'], /bootstrap\.vaultTokenSecret\.name/],
   };
+  it('values.schema.json accepts an http:// Vault address only with vault.allowInsecureHttp=true', async () => {
+    const text = await template('vpa', ['--set', 'vault.addr=http://vault.vault.svc:8200', '--set', 'vault.allowInsecureHttp=true']);
+    expect(text).toContain('--vault-addr=http://vault.vault.svc:8200');
+  });
+
   for (const [name, [args, message]] of Object.entries(bad)) {
     it(`values.schema.json rejects ${name}`, async () => {
       expect(await templateError(args)).toMatch(message);
