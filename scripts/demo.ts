@@ -10,6 +10,7 @@ import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { promisify } from 'node:util';
 import { startStack } from '../test/ground/stack/stack.ts';
+import { demoPods } from './demo-pods.ts';
 
 const run = promisify(execFile);
 const root = resolve(import.meta.dirname, '..');
@@ -18,6 +19,9 @@ const dir = join(root, '.stack');
 const demo = join(dir, 'demo');
 const maxRotations = process.stdin.isTTY ? Infinity : Number(process.env.DEMO_ROTATIONS ?? 3);
 const step = (n: number, text: string) => console.log(`\n[${n}/7] ${text}`);
+
+// `npm run demo -- --pods`: the same story told by pods on the local node (scripts/demo-pods.ts).
+if (process.argv.includes('--pods')) process.exit(await demoPods());
 
 step(1, 'starting the local stack (Vault dev server, etcd, kube-apiserver) — the first run compiles them from Go source, ~15 min; then cached');
 const stack = await startStack(dir, (l) => console.log(`      ${l}`));

@@ -117,6 +117,15 @@ const fileSchema = z
         namespaceSelector: z.string().default(DEFAULT_NAMESPACE_LABEL),
       })
       .prefault({}),
+    /** `bootstrap rotate`: how long each phase waits (docs/rotation.md) */
+    rotation: z
+      .strictObject({
+        /** switch refuses until the new root has been published this long (the agents' --bundle-refresh) */
+        propagation: duration('5m'),
+        /** added to the role's max TTL before finish may drop the old root: clocks that run behind */
+        clockMargin: duration('1m'),
+      })
+      .prefault({}),
     istiodCa: z
       .strictObject({
         enabled: z.boolean().default(false),

@@ -61,8 +61,12 @@ export interface RunResult {
 }
 
 export async function runBootstrap(opts: RunOptions): Promise<RunResult> {
+  return runSteps(buildSteps(opts.config, opts.vault.address), opts);
+}
+
+/** Plan, then apply `steps` (bootstrap's, or a rotation phase's) with the same rendering and checks. */
+export async function runSteps(steps: Step[], opts: RunOptions): Promise<RunResult> {
   const ctx: Context = { config: opts.config, vault: opts.vault, kube: opts.kube, state: {} };
-  const steps = buildSteps(opts.config, opts.vault.address);
   const checks: Check[] = [];
   opts.out(`plan for ${opts.vault.address}:`);
   for (const step of steps) {

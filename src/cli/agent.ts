@@ -12,6 +12,8 @@ import { serveHealth } from '../metrics/server.ts';
 import { loadLayout } from '../output/templates.ts';
 import { Agent } from '../renewal/agent.ts';
 import { backoffDelay } from '../renewal/schedule.ts';
+import { realTimers } from '../renewal/timers.ts';
+import { keepTrustFresh } from '../renewal/trust-refresh.ts';
 import { kubernetesLogin } from '../vault/auth.ts';
 import { createVaultClient } from '../vault/client.ts';
 import { vaultPki } from '../vault/pki.ts';
@@ -117,6 +119,7 @@ export async function runCommand(argv: string[]): Promise<number> {
     agent.state = 'failing';
   }
   agent.keepFresh();
+  const trust = keepTrustFresh(agent, { intervalMs: config.bundleRefreshMs, timers: realTimers, log });
   const watchers = watch(config, agent, log);
   await new Promise<void>((resolve) => {
     const stop = () => resolve();
@@ -124,6 +127,7 @@ export async function runCommand(argv: string[]): Promise<number> {
     process.once('SIGINT', stop);
   });
   log.info('stopping');
+  trust.stop();
   await Promise.all([agent.stop(), watchers.close(), server.close()]);
   return 0;
 }

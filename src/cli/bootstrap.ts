@@ -11,9 +11,9 @@ import { AgentError } from '../errors.ts';
 import { createLogger, LOG_LEVELS } from '../log/log.ts';
 import { createVaultClient } from '../vault/client.ts';
 import { vaultAddressProblem } from '../config/vault-address.ts';
-import { flagHelp, parseFlags, type FlagTable } from './flags.ts';
+import { flagHelp, parseFlags, type FlagTable, type Parsed } from './flags.ts';
 
-const FLAGS: FlagTable = {
+export const FLAGS: FlagTable = {
   config: { value: 'PATH', help: 'YAML file (see docs/bootstrap.md); every key has a default' },
   'dry-run': { help: 'print the plan and stop; nothing is written' },
   'vault-addr': { value: 'URL', help: 'Vault address (env VAULT_ADDR; CA from VAULT_CACERT, namespace from VAULT_NAMESPACE)' },
@@ -31,11 +31,21 @@ function skipVerify(env: NodeJS.ProcessEnv): boolean {
 }
 
 export async function bootstrapCommand(argv: string[], env: NodeJS.ProcessEnv = process.env, out = (l: string) => process.stdout.write(l + '\n')): Promise<number> {
+  if (argv[0] === 'rotate') return (await import('./rotate.ts')).rotateCommand(argv.slice(1), env, out);
   const { values } = parseFlags('bootstrap', argv, FLAGS);
   if (values.help) {
-    process.stdout.write(flagHelp('bootstrap', "Configure Vault's PKI and Kubernetes auth for vault-pki-agent: plan, then apply.", FLAGS));
+    process.stdout.write(flagHelp('bootstrap', "Configure Vault's PKI and Kubernetes auth for vault-pki-agent: plan, then apply. `bootstrap rotate --help`: CA rotation.", FLAGS));
     return 0;
   }
+  const c = await connect(values, env);
+  await runBootstrap({ ...c, dryRun: values['dry-run'] === true, out });
+  // An external-root run that stopped for its signature also exits 0: it did
+  // what was asked, and its last line says what the operator does next.
+  return 0;
+}
+
+/** What bootstrap and rotate share: logger, validated config, Vault and (lazily) Kubernetes; every input problem before any call. */
+export async function connect(values: Parsed['values'], env: NodeJS.ProcessEnv) {
   const level = str(values['log-level']) ?? 'info';
   if (!(LOG_LEVELS as readonly string[]).includes(level)) throw new AgentError('USAGE', `--log-level ${level}: expected one of ${LOG_LEVELS.join(', ')}`);
   const log = createLogger({ name: 'bootstrap', level: level as (typeof LOG_LEVELS)[number] });
@@ -61,15 +71,10 @@ export async function bootstrapCommand(argv: string[], env: NodeJS.ProcessEnv = 
   const vault = createVaultClient({ address, caPem, namespace: str(env.VAULT_NAMESPACE), skipVerify: skip, timeoutMs: 15_000 });
   const kubeconfig = str(values.kubeconfig);
   let kube: Promise<KubeApi> | undefined;
-  await runBootstrap({
+  return {
     config,
+    log,
     vault: bootstrapVault(vault, token),
     kube: () => (kube ??= import('../bootstrap/kube.ts').then((m) => m.loadKube(kubeconfig))),
-    dryRun: values['dry-run'] === true,
-    out,
-    log,
-  });
-  // An external-root run that stopped for its signature also exits 0: it did
-  // what was asked, and its last line says what the operator does next.
-  return 0;
+  };
 }

@@ -54,6 +54,7 @@ export const FIELDS: Record<string, Field> = {
   'signal-process': { kind: 'string', value: 'NAME', help: 'process name to signal (needs shareProcessNamespace)' },
   'on-rotate-exec': { kind: 'string', value: 'COMMAND', help: 'command run (by /bin/sh -c) after each rotation' },
   'on-rotate-timeout': { kind: 'duration', value: 'DURATION', default: '30s', help: '--on-rotate-exec is killed (and counted as failed) after this long; renewals never wait for it' },
+  'bundle-refresh': { kind: 'duration', value: 'DURATION', default: '5m', help: "re-read the root mount's issuers this often (±10%), rewriting root-cert.pem and running the reload hook only when the roots changed (run only)" },
   listen: { kind: 'string', value: 'HOST:PORT', default: ':9102', help: 'metrics and health listener (run only)' },
   'log-level': { kind: 'string', value: 'LEVEL', default: 'info', oneOf: LOG_LEVELS, help: `one of ${LOG_LEVELS.join(', ')}` },
   config: { kind: 'string', value: 'PATH', help: 'YAML file with any of these settings (keys are the flag names)' },
@@ -78,6 +79,8 @@ export interface AgentConfig {
   renewal: { graceRatio: number; jitter: number };
   output: { layout: string; outDir: string; keyGid?: number };
   reload: { signal?: NodeJS.Signals; pidFile?: string; processName?: string; exec?: string; execTimeoutMs: number };
+  /** how often `run` re-reads the trusted roots */
+  bundleRefreshMs: number;
   listen: ListenAddress;
   logLevel: string;
 }
@@ -183,6 +186,9 @@ export async function loadAgentConfig(flags: Record<string, unknown>, env: NodeJ
   const hookTimeoutText = str('on-rotate-timeout')!;
   const hookTimeoutSeconds = parseDuration(hookTimeoutText);
   if (!hookTimeoutSeconds || hookTimeoutSeconds > 86_400) problems.push(`--on-rotate-timeout ${hookTimeoutText}: must be a positive duration up to 24h, like 30s`);
+  const refreshText = str('bundle-refresh')!;
+  const refreshSeconds = parseDuration(refreshText);
+  if (!refreshSeconds) problems.push(`--bundle-refresh ${refreshText}: must be a positive duration like 5m or 30s`);
   const graceRatio = num('grace-ratio', (n) => n > 0 && n < 1, 'strictly between 0 and 1, e.g. 0.5');
   const jitter = num('jitter', (n) => n >= 0 && n < 1, 'in [0, 1), e.g. 0.01');
   const keyGid = num('key-group', (n) => Number.isInteger(n) && n >= 0, 'that is a group id (integer ≥ 0)');
@@ -222,6 +228,7 @@ export async function loadAgentConfig(flags: Record<string, unknown>, env: NodeJ
       ...(str('on-rotate-exec') ? { exec: str('on-rotate-exec')! } : {}),
       execTimeoutMs: hookTimeoutSeconds! * 1000,
     },
+    bundleRefreshMs: refreshSeconds! * 1000,
     listen: listen!,
     logLevel,
   });

@@ -1,6 +1,7 @@
 // What is on disk, and is it sound? Reads a rendered folder (any layout: PEM
 // blocks are sorted by kind, not by file name) or one PEM file.
 
+import type { X509Certificate } from 'node:crypto';
 import { readdir, readFile, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { assembleBundle, problems } from '../certs/bundle.ts';
@@ -26,6 +27,9 @@ export interface InspectReport {
   chainVerified?: boolean;
   keyMatches?: boolean;
   roots?: number;
+  /** subject of the root the chain ends in, and of every root trusted (root-cert.pem): which root a side is on during a rotation */
+  chainRoot?: string | undefined;
+  trustedRoots?: string[];
   intermediates?: number;
   files: FileReport[];
   problems: string[];
@@ -97,6 +101,8 @@ export async function inspectPath(path: string, opts: { caPem?: string; now?: Da
     chainVerified: !found.some((p) => p.check === 'chain'),
     keyMatches: !found.some((p) => p.check === 'key-match'),
     roots: b.roots.length,
+    chainRoot: subject(b.roots.find((r) => (b.intermediates.at(-1) ?? b.leaf).checkIssued(r) && (b.intermediates.at(-1) ?? b.leaf).verify(r.publicKey))),
+    trustedRoots: b.roots.map((r) => subject(r)!),
     intermediates: b.intermediates.length,
   });
   report.problems.push(...found.map((p) => p.message));
@@ -106,6 +112,8 @@ export async function inspectPath(path: string, opts: { caPem?: string; now?: Da
   return report;
 }
 
+const subject = (c: X509Certificate | undefined) => c?.subject.replace(/\n/g, ', ');
+
 export function formatReport(r: InspectReport): string {
   const lines = [`${r.sound ? 'SOUND' : 'UNSOUND'}  ${r.path}`];
   if (r.serial) {
@@ -114,6 +122,7 @@ export function formatReport(r: InspectReport): string {
       `  serial        ${r.serial}`,
       `  valid         ${r.notBefore} → ${r.notAfter}  (${r.lifetimeLeftPercent}% of lifetime left)`,
       `  chain         ${r.chainVerified ? 'verified' : 'NOT verified'} (${r.intermediates} intermediate(s), ${r.roots} root(s))`,
+      `  roots         chain ends in ${r.chainRoot ?? '(none trusted)'}; trusted: ${r.trustedRoots?.join('; ') || '(none)'}`,
       `  key           ${r.keyMatches ? 'matches the certificate' : 'DOES NOT match the certificate'}`,
     );
   }

@@ -14,6 +14,8 @@ export function agentMetrics() {
     ),
     reloadHooks: registry.register(new Counter('vault_pki_agent_reload_hooks_total', 'reload hooks run after a rotation by result (success, failure, timeout)')),
     rewrites: registry.register(new Counter('vault_pki_agent_self_heal_total', 'credential sets rewritten from memory after they changed on disk')),
+    trustRoots: registry.register(new Gauge('vault_pki_agent_trust_bundle_roots', 'roots in the trust bundle on disk (root-cert.pem)')),
+    trustChanges: registry.register(new Counter('vault_pki_agent_trust_bundle_changes_total', 'trust bundles rewritten by the bundle refresh (same certificate and key, new roots)')),
   };
 }
 

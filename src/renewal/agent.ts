@@ -4,6 +4,7 @@
 
 import type { Logger } from '../log/log.ts';
 import { assembleBundle, problems, type Bundle } from '../certs/bundle.ts';
+import { withRoots } from './trust-refresh.ts';
 import { AgentError } from '../errors.ts';
 import type { AgentMetrics } from '../metrics/agent-metrics.ts';
 import { commitSet, readSet, setIntact, type WriteOptions } from '../output/atomic-writer.ts';
@@ -29,7 +30,7 @@ export interface AgentOptions {
   timers?: Timers;
   random?: () => number;
   /** test hooks: events instead of sleeps */
-  onWritten?: (b: Bundle, why: 'issued' | 'reused' | 'healed') => void;
+  onWritten?: (b: Bundle, why: 'issued' | 'reused' | 'healed' | 'trust') => void;
 }
 
 export type AgentState = 'unwritten' | 'written' | 'failing';
@@ -101,6 +102,35 @@ export class Agent {
     });
   }
 
+  /**
+   * Re-reads the roots Vault trusts and, only when the set differs from the
+   * one on disk, rewrites the files (same certificate and key) and runs the
+   * reload hook: a root added or retired reaches the workload before any
+   * certificate chained to it does. True when it rewrote.
+   */
+  async refreshTrust(): Promise<boolean> {
+    if (!this.current || this.stopped) return false;
+    const fresh = await this.o.trustedRoots();
+    // Vault unreachable or the mount unreadable: keep what we have, never shrink to nothing.
+    if (!fresh) return false;
+    return this.serialize(async () => {
+      const b = this.current;
+      if (!b || this.stopped) return false;
+      const next = withRoots(b, fresh);
+      if (!next) return false;
+      const files = render(this.o.layout, next);
+      await commitSet(this.o.outDir, files, this.o.write);
+      this.current = next;
+      this.files = files;
+      this.o.metrics.trustRoots.set(next.roots.length);
+      this.o.metrics.trustChanges.inc();
+      this.o.log.info({ roots: next.roots.length, serial: next.serial }, 'trust bundle changed; rewrote root-cert.pem (same certificate and key)');
+      this.o.onWritten?.(next, 'trust');
+      this.startReload();
+      return true;
+    });
+  }
+
   /** Retry now instead of at the end of the backoff (the token file changed, say); true if it will. */
   nudge(): boolean {
     if (this.state !== 'failing' || this.stopped) return false;
@@ -162,6 +192,7 @@ export class Agent {
       this.state = 'written';
       this.attempt = 0;
       this.o.metrics.certExpiry.set(b.notAfter.getTime() / 1000);
+      this.o.metrics.trustRoots.set(b.roots.length);
       if (why === 'issued') this.o.metrics.renewals.inc({ result: 'success' });
       this.o.log.info({ serial: b.serial, spiffeId: b.spiffeId, notAfter: b.notAfter, why }, 'credentials written');
       this.o.onWritten?.(b, why);

@@ -45,6 +45,8 @@ describe('Vault down while a pod starts', () => {
       namespace: releaseNs,
       values: {
         webhook: { replicas: 1, namespaceSelector: { matchLabels: { [OTHER_WEBHOOK_LABEL]: release }, matchExpressions: [] } },
+        // The shared release publishes the trust bundle; this Vault's root must not overwrite it.
+        bootstrap: { config: { trustBundle: { enabled: false } } },
       },
     });
     await apply([

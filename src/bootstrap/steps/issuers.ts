@@ -10,6 +10,14 @@ export interface Issuer {
   certificate: string;
 }
 
+/**
+ * Issuer names are where a rotation keeps its record (see docs/rotation.md):
+ * a retired root is renamed `retired-…` and leaves every trust bundle,
+ * agents' root-cert.pem included (src/vault/roots.ts reads the same prefix).
+ */
+export const RETIRED_PREFIX = 'retired-';
+export const isRetired = (name: string): boolean => name.startsWith(RETIRED_PREFIX);
+
 export async function listIssuers(vault: BootstrapVault, mount: string): Promise<Issuer[]> {
   const ids = await vault.list(`${mount}/issuers`, 'list issuers');
   const out: Issuer[] = [];

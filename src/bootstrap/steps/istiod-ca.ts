@@ -21,11 +21,13 @@ async function csrFor(commonName: string): Promise<{ csrPem: string; keyPem: str
 }
 
 /** Why the Secret's CA must be re-issued, or undefined when it is still good. */
-function staleReason(data: Record<string, string>, roots: string, renewBefore: number): string | undefined {
+function staleReason(data: Record<string, string>, roots: string, renewBefore: number, signer: string | undefined): string | undefined {
   try {
     const cert = new X509Certificate(data['ca-cert.pem'] ?? '');
     if (!cert.checkPrivateKey(createPrivateKey(data['ca-key.pem'] ?? ''))) return 'ca-key.pem does not match ca-cert.pem';
     if (!splitPem(roots).some((r) => cert.verify(new X509Certificate(r).publicKey))) return 'ca-cert.pem is not signed by a current root';
+    // After a root rotation's switch, istiod must issue under the new root too, like the workload mount.
+    if (signer && !cert.verify(new X509Certificate(signer).publicKey)) return "ca-cert.pem is not signed by the root mount's default issuer";
     const from = Date.parse(cert.validFrom);
     const to = Date.parse(cert.validTo);
     if (to - Date.now() < (to - from) * renewBefore) return 'ca-cert.pem is due for renewal';
@@ -63,7 +65,8 @@ export function istiodCaStep(namespace: string, name: string): Step {
       };
       if (!current) return { action: 'create', detail: `${target}, signed by ${rootMount}/, ttl ${formatDuration(c.ttl)}`, needs, apply: reissue };
       if (!roots) return { action: 'unchanged', detail: target };
-      const why = staleReason(current.data, roots, c.renewBefore);
+      const signer = (await ctx.vault.read(`${rootMount}/issuer/default/json`, 'read default root'))?.certificate as string | undefined;
+      const why = staleReason(current.data, roots, c.renewBefore, signer);
       if (why) return { action: 'change', fields: ['ca-cert.pem', 'ca-key.pem', 'cert-chain.pem', 'root-cert.pem'], detail: `${target}: ${why}`, needs, apply: reissue };
       if (current.data['root-cert.pem'] !== roots) {
         return {

@@ -4,7 +4,7 @@
 
 import type { Check, Context, Step } from '../plan.ts';
 import { bundle, isSelfSigned } from '../pem.ts';
-import { listIssuers } from './issuers.ts';
+import { isRetired, listIssuers } from './issuers.ts';
 
 export const MANAGED_BY = { 'app.kubernetes.io/managed-by': 'vault-pki-agent' };
 
@@ -13,7 +13,8 @@ export async function trustedRoots(ctx: Context): Promise<string> {
   const { root, intermediate } = ctx.config;
   const mounts = root.mode === 'internal' ? [root.mount, intermediate.mount] : [intermediate.mount];
   const pems: string[] = [];
-  for (const m of mounts) pems.push(...(await listIssuers(ctx.vault, m)).map((i) => i.certificate).filter(isSelfSigned));
+  // A root retired by `rotate --phase finish` keeps its issuer (and key) in Vault but leaves every bundle.
+  for (const m of mounts) pems.push(...(await listIssuers(ctx.vault, m)).filter((i) => !isRetired(i.name)).map((i) => i.certificate).filter(isSelfSigned));
   return bundle(pems);
 }
 

@@ -94,12 +94,21 @@ export async function exists(path: string): Promise<boolean> {
   );
 }
 
-/** Removes the archives of `ref` built from older inputs, so the cache holds one per image. */
+/** An archive another run may still be about to import (it resolved its image list before ours was built). */
+const IN_USE_MS = 60 * 60_000;
+
+/**
+ * Removes the archives of `ref` built from older inputs, so the cache holds
+ * about one per image; those written in the last hour stay, because a run
+ * started before this build may still import its own.
+ */
 export async function pruneArchives(ref: string, keep: string): Promise<void> {
   const stem = archiveStem(ref);
   const pattern = new RegExp(`^${stem.replace(/\./g, '\\.')}-[0-9a-f]{16}\\.oci\\.tar(\\.partial)?$`);
   for (const name of await readdir(imagesDir())) {
     const path = join(imagesDir(), name);
-    if (pattern.test(name) && path !== keep) await unlink(path).catch(() => {});
+    if (!pattern.test(name) || path === keep) continue;
+    const age = Date.now() - (await stat(path).then((s) => s.mtimeMs, () => Date.now()));
+    if (age > IN_USE_MS) await unlink(path).catch(() => {});
   }
 }

@@ -1,0 +1,83 @@
+// Where a rotation stands, read from Vault alone so any later run (another
+// machine, after a crash) sees it. PKI mounts have no free-form metadata, so
+// the record is the issuer and key names, each carrying the time of its step:
+//
+//   root mount      next-root          prepare made the new root, bundles not yet published
+//                   next-root-p<unix>  prepare done: published at <unix>
+//                   root-<unix>        finish done: the new root is the root
+//                   retired-root-<unix> an old root, out of every bundle (key kept)
+//   workload mount  next-intermediate  a new intermediate (key, then issuer) not yet default
+//                   intermediate-s<unix> became the default issuer at <unix>
+//
+// A phase's switch time is thus the name of the workload mount's default issuer.
+// Renames are POSTs to issuer/<ref> (and key/<ref>), which reset the fields
+// not sent to Vault's defaults; bootstrap sets none of them per issuer.
+
+import { X509Certificate } from 'node:crypto';
+import { isSelfSigned } from '../pem.ts';
+import type { Context } from '../plan.ts';
+import { defaultIssuerId, isRetired, listIssuers, type Issuer } from '../steps/issuers.ts';
+
+export const NEXT_ROOT = 'next-root';
+export const NEXT_INTERMEDIATE = 'next-intermediate';
+export const publishedName = (at: number) => `${NEXT_ROOT}-p${at}`;
+export const switchedName = (at: number) => `intermediate-s${at}`;
+export const rootName = (at: number) => `root-${at}`;
+export const retiredRootName = (at: number, n: number) => `retired-root-${at}${n ? `-${n}` : ''}`;
+
+/** Unix seconds now: the unit the names carry. */
+export const nowSeconds = () => Math.floor(Date.now() / 1000);
+
+function timeIn(name: string, prefix: string): number | undefined {
+  const m = new RegExp(`^${prefix}(\\d+)$`).exec(name);
+  return m ? Number(m[1]) : undefined;
+}
+
+export const signedBy = (cert: string, issuer: string): boolean => {
+  const c = new X509Certificate(cert);
+  const i = new X509Certificate(issuer);
+  return c.checkIssued(i) && c.verify(i.publicKey);
+};
+
+export type RootPhase = 'idle' | 'preparing' | 'prepared' | 'switching' | 'switched' | 'finishing';
+
+export interface RootRotation {
+  phase: RootPhase;
+  /** keyed, self-signed, not retired, not the next root: what finish retires */
+  old: Issuer[];
+  next?: Issuer | undefined;
+  publishedAt?: number | undefined;
+  /** the workload mount's default issuer and, when it carries one, its switch time */
+  workloadDefault?: Issuer | undefined;
+  switchedAt?: number | undefined;
+  rootDefaultId?: string | undefined;
+}
+
+export async function readRootRotation(ctx: Context): Promise<RootRotation> {
+  const { root, intermediate } = ctx.config;
+  const rootIssuers = await listIssuers(ctx.vault, root.mount);
+  const next = rootIssuers.find((i) => i.name === NEXT_ROOT || timeIn(i.name, `${NEXT_ROOT}-p`) !== undefined);
+  const old = rootIssuers.filter((i) => i !== next && i.keyId && !isRetired(i.name) && isSelfSigned(i.certificate));
+  const rootDefaultId = await defaultIssuerId(ctx.vault, root.mount);
+  const defId = await defaultIssuerId(ctx.vault, intermediate.mount);
+  const workloadDefault = defId ? (await listIssuers(ctx.vault, intermediate.mount)).find((i) => i.id === defId) : undefined;
+  const switchedAt = workloadDefault ? timeIn(workloadDefault.name, 'intermediate-s') : undefined;
+  const base = { old, next, rootDefaultId, workloadDefault, switchedAt };
+  if (!next) return { ...base, phase: 'idle' };
+  const publishedAt = timeIn(next.name, `${NEXT_ROOT}-p`);
+  if (publishedAt === undefined) return { ...base, phase: 'preparing' };
+  const underNext = workloadDefault !== undefined && signedBy(workloadDefault.certificate, next.certificate);
+  if (!underNext) return { ...base, publishedAt, phase: rootDefaultId === next.id ? 'switching' : 'prepared' };
+  if (switchedAt === undefined) return { ...base, publishedAt, phase: 'switching' };
+  // every old root already retired: finish stopped before its last step
+  return { ...base, publishedAt, phase: old.length ? 'switched' : 'finishing' };
+}
+
+/** The id of the key named `name` in `mount`, if any. (Vault answers 500, not 404, for an unknown key name, so keys are listed.) */
+export async function keyIdByName(ctx: Context, mount: string, name: string): Promise<string | undefined> {
+  for (const id of await ctx.vault.list(`${mount}/keys`, 'list keys')) {
+    const k = await ctx.vault.read(`${mount}/key/${id}`, 'read key');
+    if (k?.key_name === name) return id;
+  }
+  return undefined;
+}

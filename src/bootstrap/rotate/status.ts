@@ -1,0 +1,44 @@
+// `bootstrap rotate --status`: where both rotations stand, read from Vault
+// (the issuer names, see state.ts), and what the operator runs next and when.
+
+import { X509Certificate } from 'node:crypto';
+import type { Context } from '../plan.ts';
+import { listIssuers, type Issuer } from '../steps/issuers.ts';
+import { left, overlapSeconds } from './run.ts';
+import { keyIdByName, NEXT_INTERMEDIATE, nowSeconds, readRootRotation } from './state.ts';
+
+const at = (s: number) => new Date(s * 1000).toISOString();
+const describe = (i: Issuer) => {
+  const c = new X509Certificate(i.certificate);
+  return `${i.id} "${i.name}" (${c.subject.replace(/\n/g, ', ')}, until ${new Date(c.validTo).toISOString().slice(0, 10)})`;
+};
+
+export async function rotationStatus(ctx: Context): Promise<string[]> {
+  const { root, intermediate } = ctx.config;
+  const s = await readRootRotation(ctx);
+  const now = nowSeconds();
+  const lines = [`root rotation in ${root.mount}/: ${s.phase}`];
+  for (const o of s.old) lines.push(`  current root: ${describe(o)}`);
+  if (s.next) lines.push(`  new root: ${describe(s.next)}${s.publishedAt ? `, published ${at(s.publishedAt)}` : ', not yet published'}`);
+  if (s.phase === 'idle') lines.push('  next: --phase prepare, when a new root is wanted');
+  if (s.phase === 'preparing') lines.push('  next: --phase prepare again (it stopped before publishing)');
+  if (s.phase === 'prepared') {
+    const from = s.publishedAt! + ctx.config.rotation.propagation;
+    lines.push(`  next: --phase switch, ${from > now ? `from ${at(from)} (${left(from - now)} left)` : 'now'}`);
+  }
+  if (s.phase === 'switching') lines.push('  next: --phase switch again (it stopped part way)');
+  if (s.phase === 'switched' || s.phase === 'finishing') {
+    const from = s.switchedAt! + overlapSeconds(ctx);
+    lines.push(`  switched ${at(s.switchedAt!)}`);
+    lines.push(`  next: --phase finish, ${from > now ? `from ${at(from)} (${left(from - now)} left)` : 'now'}`);
+  }
+  lines.push(`intermediate in ${intermediate.mount}/:`);
+  if (s.workloadDefault) lines.push(`  default issuer: ${describe(s.workloadDefault)}${s.switchedAt ? `, default since ${at(s.switchedAt)}` : ''}`);
+  const pending = (await listIssuers(ctx.vault, intermediate.mount)).find((i) => i.name === NEXT_INTERMEDIATE);
+  const key = await keyIdByName(ctx, intermediate.mount, NEXT_INTERMEDIATE);
+  if (pending || key) lines.push(`  in progress: ${pending ? `issuer ${pending.id}` : `key ${key}`} not yet default (re-run the rotation to finish it)`);
+  else if (s.switchedAt && s.switchedAt + overlapSeconds(ctx) > now) {
+    lines.push(`  overlap: the previous intermediate's certificates may be valid until ${at(s.switchedAt + overlapSeconds(ctx))}; rotate --scope intermediate changes nothing before then`);
+  }
+  return lines;
+}
