@@ -2,7 +2,9 @@
 // node's apiserver, and waits on pod state that name what never happened.
 // The e2e project runs inside the stack's network namespace, so the
 // cluster's addresses are reachable as they are.
+import { execFile } from 'node:child_process';
 import { readFileSync } from 'node:fs';
+import { promisify } from 'node:util';
 import { inject } from 'vitest';
 import { kubectl } from '../ground/context.ts';
 import { waitFor } from '../agent/wait.ts';
@@ -164,10 +166,18 @@ export async function jsonLogs<T = Record<string, unknown>>(ns: string, podName:
  */
 export async function emptyDirFiles(p: Pod, volume: string): Promise<string[]> {
   const dir = `${node().kubeletRootDir}/pods/${p.metadata.uid}/volumes/kubernetes.io~empty-dir/${volume}`;
-  const { execFile } = await import('node:child_process');
-  const { promisify } = await import('node:util');
   const pid = node().mountNamespacePid;
   const cmd = pid ? ['nsenter', `--mount=/proc/${pid}/ns/mnt`, '--', 'ls', '-A', dir] : ['ls', '-A', dir];
   const { stdout } = await promisify(execFile)(cmd[0]!, cmd.slice(1));
   return stdout.split('\n').filter(Boolean);
+}
+
+/** A pod annotated for injection with one test-app container, as the tests' workloads are. */
+export function injectedPod(ns: string, name: string, o: { serviceAccount: string; container: object; securityContext?: object }): object {
+  return {
+    apiVersion: 'v1',
+    kind: 'Pod',
+    metadata: { name, namespace: ns, annotations: { 'vault-pki-agent.io/inject': 'true' } },
+    spec: { serviceAccountName: o.serviceAccount, securityContext: o.securityContext ?? POD_SECURITY, containers: [o.container], volumes: [APPS_VOLUME] },
+  };
 }

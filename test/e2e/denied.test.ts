@@ -2,7 +2,7 @@
 // container exits 1 with the cause on its last log line, writes nothing, and
 // the pod stays in init error: the app never starts without its identity.
 import { describe, expect, it } from 'vitest';
-import { APPS_VOLUME, POD_SECURITY, appContainer, appsConfigMap, apply, emptyDirFiles, logs, serviceAccountObject, statusOf, uniqueName, waitPod, workloadNamespace } from './cluster.ts';
+import { appContainer, appsConfigMap, apply, emptyDirFiles, injectedPod, logs, serviceAccountObject, statusOf, uniqueName, waitPod, workloadNamespace } from './cluster.ts';
 
 const INIT = 'vault-pki-agent-init';
 
@@ -13,12 +13,7 @@ describe('a namespace that may not log in', () => {
     await apply([
       appsConfigMap(ns),
       serviceAccountObject(ns, 'app'),
-      {
-        apiVersion: 'v1',
-        kind: 'Pod',
-        metadata: { name: 'app', namespace: ns, annotations: { 'vault-pki-agent.io/inject': 'true' } },
-        spec: { serviceAccountName: 'app', securityContext: POD_SECURITY, containers: [appContainer('app', ['node', '/apps/check-identity.mjs', '--stay'])], volumes: [APPS_VOLUME] },
-      },
+      injectedPod(ns, 'app', { serviceAccount: 'app', container: appContainer('app', ['node', '/apps/check-identity.mjs', '--stay']) }),
     ]);
     const failed = (p: Parameters<typeof statusOf>[0]) => {
       const s = statusOf(p, INIT);

@@ -3,7 +3,7 @@
 // 1337; here a container of that name and UID reads them as it would. The
 // key is readable through the pod's fsGroup, never by everyone.
 import { describe, expect, it } from 'vitest';
-import { APPS_VOLUME, appContainer, appsConfigMap, apply, jsonLogs, serviceAccountObject, uniqueName, waitPod, workloadNamespace } from './cluster.ts';
+import { appContainer, appsConfigMap, apply, injectedPod, jsonLogs, serviceAccountObject, uniqueName, waitPod, workloadNamespace } from './cluster.ts';
 
 const ISTIO_PROXY_UID = 1337;
 
@@ -14,17 +14,11 @@ describe('edge cluster without istiod', () => {
     await apply([
       appsConfigMap(ns),
       serviceAccountObject(ns, 'gateway'),
-      {
-        apiVersion: 'v1',
-        kind: 'Pod',
-        metadata: { name: 'gateway', namespace: ns, annotations: { 'vault-pki-agent.io/inject': 'true' } },
-        spec: {
-          serviceAccountName: 'gateway',
-          securityContext: { runAsNonRoot: true, runAsUser: ISTIO_PROXY_UID, runAsGroup: ISTIO_PROXY_UID, fsGroup: ISTIO_PROXY_UID },
-          containers: [appContainer('istio-proxy', ['node', '/apps/check-identity.mjs', '--stay'])],
-          volumes: [APPS_VOLUME],
-        },
-      },
+      injectedPod(ns, 'gateway', {
+        serviceAccount: 'gateway',
+        securityContext: { runAsNonRoot: true, runAsUser: ISTIO_PROXY_UID, runAsGroup: ISTIO_PROXY_UID, fsGroup: ISTIO_PROXY_UID },
+        container: appContainer('istio-proxy', ['node', '/apps/check-identity.mjs', '--stay']),
+      }),
     ]);
     await waitPod(ns, 'gateway', (p) => p.status.phase === 'Running', 'Running');
     const [line] = await jsonLogs(ns, 'gateway', 'istio-proxy');

@@ -11,7 +11,7 @@ import type { TestProject } from 'vitest/node';
 import { ENV_PREREQ_ERROR, nodeContext, watchLifeline } from '../ground/node/host.ts';
 import type { NodeInfo } from '../ground/node/node.ts';
 import { missingNodePackages } from '../ground/node/packages.ts';
-import { reapRun } from '../ground/stack/process.ts';
+import { stopAndReap } from '../ground/stack/teardown.ts';
 import { startStack, type Stack } from '../ground/stack/stack.ts';
 import { installChart } from './chart.ts';
 
@@ -69,8 +69,5 @@ export async function setup(project: TestProject): Promise<void> {
 export async function teardown(): Promise<void> {
   const s = stack;
   stack = undefined;
-  await s?.stop();
-  const leftovers = reapRun(runId);
-  if (leftovers.length) console.log(`[stack] killed ${leftovers.length} peer process(es) a test left behind: ${leftovers.join(', ')}`);
-  if (s) await rm(s.info.dir, { recursive: true, force: true });
+  await stopAndReap(s, runId);
 }

@@ -8,9 +8,8 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { stackEnv } from '../ground/context.ts';
 import { auditDevice, type AuditLog } from './audit.ts';
 import {
-  APPS_VOLUME,
-  POD_SECURITY,
   appContainer,
+  injectedPod,
   appsConfigMap,
   apply,
   isReady,
@@ -29,19 +28,7 @@ import {
 const run = promisify(execFile);
 const SIDECAR = 'vault-pki-agent';
 
-function watchedPod(ns: string, name: string): object {
-  return {
-    apiVersion: 'v1',
-    kind: 'Pod',
-    metadata: { name, namespace: ns, annotations: { 'vault-pki-agent.io/inject': 'true' } },
-    spec: {
-      serviceAccountName: 'app',
-      securityContext: POD_SECURITY,
-      containers: [appContainer('app', ['node', '/apps/watch-files.mjs'])],
-      volumes: [APPS_VOLUME],
-    },
-  };
-}
+const watchedPod = (ns: string, name: string): object => injectedPod(ns, name, { serviceAccount: 'app', container: appContainer('app', ['node', '/apps/watch-files.mjs']) });
 
 describe('the injected sidecar under the kubelet', () => {
   const ns = uniqueName('e2e-sidecar');

@@ -10,7 +10,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { stack } from '../ground/context.ts';
 import { FileVault } from '../ground/stack/vault.ts';
 import { OTHER_WEBHOOK_LABEL, installChart, uninstallChart } from './chart.ts';
-import { APPS_VOLUME, POD_SECURITY, appContainer, appsConfigMap, apply, isReady, kubectl, logs, node, serviceAccountObject, statusOf, uniqueName, waitFor, waitPod } from './cluster.ts';
+import { appContainer, appsConfigMap, apply, injectedPod, isReady, kubectl, logs, node, serviceAccountObject, statusOf, uniqueName, waitFor, waitPod } from './cluster.ts';
 
 const INIT = 'vault-pki-agent-init';
 
@@ -59,12 +59,7 @@ describe('Vault down while a pod starts', () => {
 
     await fileVault.stop();
     await apply([
-      {
-        apiVersion: 'v1',
-        kind: 'Pod',
-        metadata: { name: 'app', namespace: ns, annotations: { 'vault-pki-agent.io/inject': 'true' } },
-        spec: { serviceAccountName: 'app', securityContext: POD_SECURITY, containers: [appContainer('app', ['node', '/apps/check-identity.mjs', '--stay'])], volumes: [APPS_VOLUME] },
-      },
+      injectedPod(ns, 'app', { serviceAccount: 'app', container: appContainer('app', ['node', '/apps/check-identity.mjs', '--stay']) }),
     ]);
     // Two failed attempts seen in the init container's log: it is retrying, not failing.
     const retries = async () => (await logs(ns, 'app', INIT).catch(() => '')).split('\n').filter((l) => /"retryInMs"/.test(l));

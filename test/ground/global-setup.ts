@@ -1,11 +1,11 @@
 // vitest global setup: the same stack `npm run stack` starts, in a folder of
 // its own, stopped when the run ends (or on Ctrl-C) — no process left behind.
 import { randomUUID } from 'node:crypto';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { TestProject } from 'vitest/node';
-import { reapRun } from './stack/process.ts';
+import { stopAndReap } from './stack/teardown.ts';
 import { startStack, type Stack, type StackInfo } from './stack/stack.ts';
 
 declare module 'vitest' {
@@ -32,8 +32,5 @@ export async function setup(project: TestProject): Promise<void> {
 export async function teardown(): Promise<void> {
   const s = stack;
   stack = undefined;
-  await s?.stop();
-  const leftovers = reapRun(runId);
-  if (leftovers.length) console.log(`[stack] killed ${leftovers.length} peer process(es) a test left behind: ${leftovers.join(', ')}`);
-  if (s) await rm(s.info.dir, { recursive: true, force: true });
+  await stopAndReap(s, runId);
 }
