@@ -56,8 +56,12 @@ const roleSchema = z.strictObject({
   name: name,
   ttl: duration('24h'),
   maxTtl: duration('72h'),
-  /** DNS SANs under <caller's namespace>.svc[.<clusterDomain>]; false = URI SAN only */
-  allowNamespaceDnsSans: z.boolean().default(true),
+  /**
+   * true: any DNS name under <caller's namespace>.svc[.<clusterDomain>] — Vault
+   * cannot tie a name to one Service, so every service account of a namespace
+   * could then get every Service name of it. Off by default: URI SAN only.
+   */
+  allowNamespaceDnsSans: z.boolean().default(false),
   /** true: Vault keeps no copy of each leaf (short-lived mesh certs are not revoked one by one) */
   noStore: z.boolean().default(true),
 });

@@ -18,7 +18,7 @@ export const FLAGS: FlagTable = {
   'dry-run': { help: 'print the plan and stop; nothing is written' },
   'vault-addr': { value: 'URL', help: 'Vault address (env VAULT_ADDR; CA from VAULT_CACERT, namespace from VAULT_NAMESPACE)' },
   'allow-insecure-http': { help: 'accept an http:// Vault address that is not loopback (the root-level token then travels in clear)' },
-  'vault-token': { value: 'TOKEN', help: 'Vault token allowed to configure mounts, auth and policies (env VAULT_TOKEN)' },
+  'vault-token-file': { value: 'PATH', help: 'file holding the Vault token allowed to configure mounts, auth and policies (else env VAULT_TOKEN; never a flag value)' },
   kubeconfig: { value: 'PATH', help: 'kubeconfig for the Kubernetes outputs and the default auth host (env KUBECONFIG, else in-cluster)' },
   'log-level': { value: 'LEVEL', help: `one of ${LOG_LEVELS.join(', ')} (default info); JSON lines on stdout` },
 };
@@ -31,6 +31,7 @@ function skipVerify(env: NodeJS.ProcessEnv): boolean {
 }
 
 export async function bootstrapCommand(argv: string[], env: NodeJS.ProcessEnv = process.env, out = (l: string) => process.stdout.write(l + '\n')): Promise<number> {
+  refuseTokenFlag(argv);
   if (argv[0] === 'rotate') return (await import('./rotate.ts')).rotateCommand(argv.slice(1), env, out);
   const { values } = parseFlags('bootstrap', argv, FLAGS);
   if (values.help) {
@@ -42,6 +43,26 @@ export async function bootstrapCommand(argv: string[], env: NodeJS.ProcessEnv = 
   // An external-root run that stopped for its signature also exits 0: it did
   // what was asked, and its last line says what the operator does next.
   return 0;
+}
+
+/**
+ * A token given as a flag value sits in /proc/<pid>/cmdline, readable by every
+ * user of the machine and kept in shell history: refuse it by name, before
+ * parsing, so the generic "unknown flag" line does not hide why.
+ */
+function refuseTokenFlag(argv: string[]): void {
+  if (argv.some((a) => a === '--vault-token' || a.startsWith('--vault-token='))) {
+    throw new AgentError('USAGE', 'bootstrap: --vault-token is refused: a flag value is readable by every local user in /proc/<pid>/cmdline; set VAULT_TOKEN or pass --vault-token-file PATH');
+  }
+}
+
+async function readTokenFile(path: string): Promise<string> {
+  const text = await readFile(path, 'utf8').catch((err) => {
+    throw new AgentError('CONFIG', `--vault-token-file ${path}: cannot read it (${err.code}); point it at a file holding the Vault token`);
+  });
+  const token = text.trim();
+  if (!token) throw new AgentError('CONFIG', `--vault-token-file ${path}: the file is empty; write the Vault token into it`);
+  return token;
 }
 
 /** What bootstrap and rotate share: logger, validated config, Vault and (lazily) Kubernetes; every input problem before any call. */
@@ -56,8 +77,9 @@ export async function connect(values: Parsed['values'], env: NodeJS.ProcessEnv) 
   if (!address) throw new AgentError('CONFIG', 'bootstrap: no Vault address; pass --vault-addr, set VAULT_ADDR or vault.address in the config');
   const addrProblem = vaultAddressProblem(address, { flag: 'bootstrap: Vault address', allowInsecureHttp: values['allow-insecure-http'] === true });
   if (addrProblem) throw new AgentError('CONFIG', addrProblem);
-  const token = str(values['vault-token']) ?? str(env.VAULT_TOKEN);
-  if (!token) throw new AgentError('CONFIG', 'bootstrap: no Vault token; pass --vault-token or set VAULT_TOKEN (a token allowed to manage mounts, auth methods and policies)');
+  const tokenFile = str(values['vault-token-file']);
+  const token = tokenFile ? await readTokenFile(tokenFile) : str(env.VAULT_TOKEN);
+  if (!token) throw new AgentError('CONFIG', 'bootstrap: no Vault token; set VAULT_TOKEN or pass --vault-token-file PATH (a token allowed to manage mounts, auth methods and policies)');
   let caPem: string | undefined;
   if (str(env.VAULT_CACERT)) {
     caPem = await readFile(env.VAULT_CACERT!, 'utf8').catch((err) => {

@@ -23,7 +23,16 @@ export interface ServerOptions {
   maxBodyBytes?: number;
   /** time allowed to receive the whole body */
   bodyTimeoutMs?: number;
+  /** a connection that has not finished its TLS handshake within this is closed */
+  handshakeTimeoutMs?: number;
+  /** a connection that sends nothing (no request, or nothing between requests) for this long is closed */
+  idleTimeoutMs?: number;
+  /** connections beyond this are closed at once, before the handshake (file descriptors and memory stay bounded) */
+  maxConnections?: number;
 }
+
+/** The apiserver keeps at most a few connections per replica; idle ones are re-opened cheaply. */
+export const SERVER_DEFAULTS = { handshakeTimeoutMs: 10_000, idleTimeoutMs: 30_000, maxConnections: 2_048 } as const;
 
 export interface WebhookServer {
   url: string;
@@ -113,21 +122,33 @@ export async function startServer(opts: ServerOptions): Promise<WebhookServer> {
     }
   };
 
-  const server = https.createServer({ cert: opts.cert, key: opts.key, minVersion: 'TLSv1.2' }, (req, res) => {
+  const handshakeTimeout = opts.handshakeTimeoutMs ?? SERVER_DEFAULTS.handshakeTimeoutMs;
+  const idleTimeout = opts.idleTimeoutMs ?? SERVER_DEFAULTS.idleTimeoutMs;
+  const server = https.createServer({ cert: opts.cert, key: opts.key, minVersion: 'TLSv1.2', handshakeTimeout }, (req, res) => {
     handle(req, res).catch((err: unknown) => {
       log.error({ err }, 'admission handler failed');
       send(res, 500, { error: 'internal error' });
     });
   });
-  // Headers must arrive promptly; idle keep-alive connections from the apiserver are kept.
+  // Headers must arrive promptly; a connection that never speaks, before or
+  // after its handshake, is closed, so silent sockets cannot pile up until
+  // admission (failurePolicy Fail) stalls. Keep-alive stays within the idle bound.
   server.headersTimeout = 10_000;
   server.requestTimeout = 30_000;
-  server.keepAliveTimeout = 65_000;
+  server.keepAliveTimeout = Math.min(65_000, idleTimeout);
+  // No 'timeout' listener: Node destroys the socket when it fires.
+  server.setTimeout(idleTimeout);
+  server.maxConnections = opts.maxConnections ?? SERVER_DEFAULTS.maxConnections;
   server.on('clientError', (_err, socket) => {
     if (socket.writable) socket.end('HTTP/1.1 400 Bad Request\r\nconnection: close\r\n\r\n');
     else socket.destroy();
   });
-  server.on('tlsClientError', (err) => log.debug({ err: err.message }, 'TLS handshake failed'));
+  // With a listener here Node leaves the socket to us: a handshake that timed
+  // out or failed must be closed, or a silent TCP connection stays forever.
+  server.on('tlsClientError', (err, socket) => {
+    log.debug({ err: err.message }, 'TLS handshake failed');
+    socket.destroy();
+  });
 
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);

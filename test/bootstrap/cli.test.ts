@@ -114,6 +114,37 @@ describe('vault-pki-agent bootstrap (CLI)', () => {
     expect(await mountExists(names.int)).toBe(true);
   });
 
+  it('refuses a token given as --vault-token with exit 2 and one line naming /proc cmdline, VAULT_TOKEN and --vault-token-file, without echoing the token', async () => {
+    const { names } = await isolatedConfig(['x']);
+    const file = await yamlConfig(names, fileShape(names, 'x'));
+    for (const args of [['--vault-token', stack().vaultToken], [`--vault-token=${stack().vaultToken}`]]) {
+      const r = await cli(['--config', file, '--dry-run', ...args], { VAULT_TOKEN: '' });
+      expect(r.code).toBe(2);
+      expect(r.stderr.trim().split('\n')).toHaveLength(1);
+      expect(r.stderr).toMatch(/--vault-token.*\/proc\/.*cmdline.*VAULT_TOKEN.*--vault-token-file/);
+      expect(r.stderr).not.toContain(stack().vaultToken);
+      expect(r.stdout).toBe('');
+    }
+  });
+
+  it('reads the token from --vault-token-file when VAULT_TOKEN is unset, and exits 2 naming the file when it is missing or empty', async () => {
+    const { names } = await isolatedConfig(['x']);
+    const file = await yamlConfig(names, fileShape(names, 'x'));
+    const tokenFile = join(names.dir, 'vault-token');
+    await writeFile(tokenFile, `${stack().vaultToken}\n`, { mode: 0o600 });
+    const ok = await cli(['--config', file, '--dry-run', '--vault-token-file', tokenFile], { VAULT_TOKEN: '' });
+    expect(ok.code).toBe(0);
+    expect(ok.stdout).toMatch(/dry run: nothing written/);
+    const missing = await cli(['--config', file, '--dry-run', '--vault-token-file', join(names.dir, 'absent')], { VAULT_TOKEN: '' });
+    expect(missing.code).toBe(2);
+    expect(missing.stderr).toMatch(/--vault-token-file \S+absent: cannot read it \(ENOENT\)/);
+    const emptyFile = join(names.dir, 'empty-token');
+    await writeFile(emptyFile, '\n');
+    const empty = await cli(['--config', file, '--dry-run', '--vault-token-file', emptyFile], { VAULT_TOKEN: '' });
+    expect(empty.code).toBe(2);
+    expect(empty.stderr).toMatch(/--vault-token-file \S+empty-token: .*empty/);
+  });
+
   it('VAULT_SKIP_VERIFY=yes does not turn TLS verification off', async () => {
     const { names } = await isolatedConfig(['x']);
     const r = await cli(['--config', await yamlConfig(names, fileShape(names, 'x')), '--dry-run'], { VAULT_CACERT: '', VAULT_SKIP_VERIFY: 'yes' });

@@ -18,8 +18,14 @@ describe('bootstrap role, policy and auth role', () => {
     expect(body).toMatchObject({ server_flag: true, client_flag: true, allow_any_name: false, allow_localhost: false, allow_glob_domains: false });
   });
 
-  it('DNS SANs are confined to the caller\'s namespace under .svc', () => {
+  it('by default the PKI role allows no DNS SAN at all', () => {
     const body = roleBody(config, config.roles[0]!, 'acc');
+    expect(body).toMatchObject({ allowed_domains: [], allowed_domains_template: false, allow_subdomains: false, allow_bare_domains: false, allow_any_name: false });
+  });
+
+  it('DNS SANs are confined to the caller\'s namespace under .svc', () => {
+    const optIn = validateConfig({ trustDomain: 'mesh.example', roles: [{ name: 'istio-workload', allowNamespaceDnsSans: true }] });
+    const body = roleBody(optIn, optIn.roles[0]!, 'acc');
     const ns = '{{identity.entity.aliases.acc.metadata.service_account_namespace}}';
     expect(body.allowed_domains).toEqual([`${ns}.svc`, `${ns}.svc.cluster.local`]);
     expect(body).toMatchObject({ allowed_domains_template: true, allow_subdomains: true, allow_bare_domains: false });

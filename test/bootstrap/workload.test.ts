@@ -27,6 +27,8 @@ beforeAll(async () => {
   await Promise.all([serviceAccount(nsA, 'app-a'), serviceAccount(nsB, 'app-b')]);
   await kubectl(['label', 'namespace', nsA, nsB, `vault-pki-agent.io/test=${label}`]);
   ({ config, names } = await isolatedConfig([nsA, nsB], () => ({
+    // the documented opt-in: the DNS SAN test below holds it to the caller's namespace
+    roles: [{ name: 'istio-workload', allowNamespaceDnsSans: true }],
     trustBundle: { enabled: true, namespaceSelector: `vault-pki-agent.io/test=${label}` },
     istiodCa: { enabled: true, namespace: nsB },
   })));
@@ -147,6 +149,21 @@ describe('bootstrap on an empty Vault, used by a workload', () => {
     const again = await bootstrap(target, config);
     expect(planLines(again.lines).every((l) => l.startsWith('= '))).toBe(true);
     expect(again.writes).toBe(0);
+  });
+});
+
+describe('bootstrap with the default role', () => {
+  it('refuses every DNS SAN, so a workload of namespace A cannot get an arbitrary <svc>.<A>.svc name, and still issues its SPIFFE ID', async () => {
+    const own = await isolatedConfig([nsA]);
+    const run = await bootstrap(target, own.config);
+    const token = await workloadLogin(target, own.names.auth, await saToken(nsA, 'app-a'));
+    const issueOwn = (body: Record<string, unknown>) =>
+      call(target, 'POST', `${own.names.int}/issue/istio-workload`, { ttl: '1h', format: 'pem', exclude_cn_from_sans: true, ...body }, token);
+    expect(await statusOf(issueOwn({ uri_sans: spiffe(nsA, 'app-a'), alt_names: `kube-dns.${nsA}.svc` }))).toBe(400);
+    expect(await statusOf(issueOwn({ uri_sans: spiffe(nsA, 'app-a'), alt_names: `web.${nsA}.svc.cluster.local` }))).toBe(400);
+    expect(await statusOf(issueOwn({ uri_sans: spiffe(nsA, 'app-a') }))).toBe(200);
+    // the plan says so, so an operator who expected DNS SANs learns why before the first 400
+    expect(run.lines.join('\n')).toMatch(/PKI role .*no DNS SANs.*allowNamespaceDnsSans/);
   });
 });
 

@@ -63,3 +63,10 @@ capabilities:
 {{- end -}}
 {{- toYaml $config -}}
 {{- end -}}
+
+{{/* The bootstrap Job's identity and rights exist only while the hook runs: made just before it (weight -1) and deleted once it succeeded, so no pod can borrow them afterwards. */}}
+{{- define "vpa.bootstrapHook" -}}
+helm.sh/hook: post-install,post-upgrade
+helm.sh/hook-weight: "-1"
+helm.sh/hook-delete-policy: before-hook-creation,hook-succeeded
+{{- end }}

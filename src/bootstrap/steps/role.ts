@@ -1,6 +1,7 @@
 // The PKI role: Vault itself binds each SPIFFE ID to the caller's service
 // account by templating the URI SAN from the Kubernetes auth alias metadata;
-// DNS SANs are confined to the caller's namespace the same way. The request's
+// DNS SANs are refused unless a role opts in; then they are confined to the
+// caller's namespace the same way. The request's
 // uri_sans/alt_names decide in sign mode too (CSR SANs and CN are ignored).
 
 import { AgentError } from '../../errors.ts';
@@ -60,6 +61,13 @@ export function roleBody(config: BootstrapConfig, role: Role, accessor: string):
   };
 }
 
+/** Said in the plan either way: the opt-in widens what every service account of a namespace may claim. */
+function dnsSansNote(role: Role): string {
+  return role.allowNamespaceDnsSans
+    ? 'WARNING any service account may get ANY DNS name <svc>.<its namespace>.svc (allowNamespaceDnsSans: true)'
+    : 'no DNS SANs (roles[].allowNamespaceDnsSans: true allows <svc>.<namespace>.svc names)';
+}
+
 export function pkiRoleStep(role: Role, mount: string): Step {
   return {
     title: `PKI role ${mount}/roles/${role.name}`,
@@ -75,7 +83,7 @@ export function pkiRoleStep(role: Role, mount: string): Step {
         if (!accessor) throw new AgentError('RUNTIME', `writing PKI role ${path}: the accessor of auth mount ${ctx.config.kubernetesAuth.mount}/ is unknown; re-run bootstrap`);
         await ctx.vault.write(path, roleBody(ctx.config, role, accessor), 'write role');
       };
-      if (!current) return { action: 'create', detail: `${mount}/, ttl ${formatDuration(role.ttl)}, max_ttl ${formatDuration(role.maxTtl)}, SPIFFE ID bound to the service account`, needs, apply };
+      if (!current) return { action: 'create', detail: `${mount}/, ttl ${formatDuration(role.ttl)}, max_ttl ${formatDuration(role.maxTtl)}, SPIFFE ID bound to the service account, ${dnsSansNote(role)}`, needs, apply };
       const fields = diffFields(current, desired);
       return fields.length ? { action: 'change', fields, needs, apply } : { action: 'unchanged', detail: mount };
     },
