@@ -55,8 +55,12 @@ describe('--on-rotate-exec', () => {
     const seconds = uniqueSleep();
     const child = spawnCli(['run', ...agentArgs(m, dir, ['--ttl=4s', `--listen=127.0.0.1:${port}`, `--on-rotate-exec=sleep ${seconds}`])]);
     children.push(child);
-    const metrics = await countRotations(dir, port, child, 5);
-    expect(metrics).toMatch(/vault_pki_agent_renewals_total\{result="success"\} ([6-9]|\d\d)/);
+    await countRotations(dir, port, child, 5);
+    // The files change a moment before the counter does: wait for the count, don't sample it once.
+    await waitFor(async () => /vault_pki_agent_renewals_total\{result="success"\} ([6-9]|\d\d)/.test(await scrape(port, '/metrics')), {
+      timeoutMs: 10_000,
+      what: () => 'six successful renewals counted in /metrics',
+    });
     // One hook at a time: rotations during a hanging hook do not start more of them.
     expect(await processesRunning(`sleep ${seconds}`)).toBe(1);
   });
