@@ -1,15 +1,12 @@
 // The chart's optional NetworkPolicy for the webhook: off by default, and when
 // on it admits only the listed API-server addresses (and extraFrom) to port
 // 8443 of the webhook pods; the real kube-apiserver accepts it (dry-run).
-import { execFile } from 'node:child_process';
-import { promisify } from 'node:util';
 import { parseAllDocuments } from 'yaml';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { ensurePeer } from '../ground/peers/build.ts';
+import { helmTemplate } from './helm.ts';
 import { kubectl, uniqueName } from '../ground/context.ts';
 
-const run = promisify(execFile);
-const CHART = new URL('../../charts/vault-pki-agent', import.meta.url).pathname;
 const ON = ['--set', 'webhook.networkPolicy.enabled=true', '--set', 'webhook.networkPolicy.apiServerCidrs={10.1.2.3/32,fd00::1/128}'];
 
 describe('helm chart: webhook NetworkPolicy', () => {
@@ -18,7 +15,7 @@ describe('helm chart: webhook NetworkPolicy', () => {
     helm = (await ensurePeer('helm')).bin.helm!;
   }, 1_800_000);
   const template = async (ns: string, args: string[]): Promise<string> =>
-    (await run(helm, ['template', 'vpa', CHART, '--namespace', ns, '--kube-version', '1.35.4', ...args], { maxBuffer: 8 << 20 })).stdout;
+    helmTemplate(helm, args, { namespace: ns });
   const policies = (text: string) => parseAllDocuments(text).map((d) => d.toJS()).filter((o) => o?.kind === 'NetworkPolicy');
 
   it('renders none by default', async () => {

@@ -2,15 +2,12 @@
 // turns on, limited by name, made and deleted with the hook — checked in the
 // rendered text and, applied for real, by the real kube-apiserver's authorizer
 // (`kubectl auth can-i` as the Job's ServiceAccount).
-import { execFile } from 'node:child_process';
-import { promisify } from 'node:util';
 import { parseAllDocuments } from 'yaml';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ensurePeer } from '../ground/peers/build.ts';
+import { helmTemplate } from './helm.ts';
 import { kubectl, uniqueName } from '../ground/context.ts';
 
-const run = promisify(execFile);
-const CHART = new URL('../../charts/vault-pki-agent', import.meta.url).pathname;
 const BOOTSTRAP = ['--set', 'bootstrap.enabled=true', '--set', 'bootstrap.vaultTokenSecret.name=vault-token'];
 const RBAC_KINDS = new Set(['ClusterRole', 'ClusterRoleBinding', 'Role', 'RoleBinding']);
 
@@ -27,7 +24,7 @@ describe('helm chart: bootstrap RBAC', () => {
   }, 1_800_000);
 
   const render = async (release: string, ns: string, args: string[]): Promise<Obj[]> => {
-    const { stdout } = await run(helm, ['template', release, CHART, '--namespace', ns, '--kube-version', '1.35.4', ...BOOTSTRAP, ...args], { maxBuffer: 8 << 20 });
+    const stdout = await helmTemplate(helm, [...BOOTSTRAP, ...args], { release, namespace: ns });
     return parseAllDocuments(stdout).map((d) => d.toJS() as Obj).filter(Boolean);
   };
   const bootstrapRbac = (objs: Obj[]) => objs.filter((o) => RBAC_KINDS.has(o.kind) && o.metadata.name.includes('-bootstrap'));

@@ -4,10 +4,10 @@ import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { ensurePeer } from '../ground/peers/build.ts';
+import { CHART, helmTemplate } from './helm.ts';
 import { kubectl, uniqueName } from '../ground/context.ts';
 
 const run = promisify(execFile);
-const CHART = new URL('../../charts/vault-pki-agent', import.meta.url).pathname;
 const FULL = ['--set', 'bootstrap.enabled=true', '--set', 'bootstrap.vaultTokenSecret.name=vault-token', '--set', 'prometheusRule.enabled=true', '--set', 'vault.caConfigMap.name=vault-ca'];
 
 /** The PrometheusRule kind, as prometheus-operator's CRD serves it (schema left open). */
@@ -30,7 +30,7 @@ describe('helm chart', () => {
   }, 1_800_000);
 
   const template = async (ns: string, args: string[]): Promise<string> =>
-    (await run(helm, ['template', 'vpa', CHART, '--namespace', ns, '--kube-version', '1.35.4', ...args], { maxBuffer: 8 << 20 })).stdout;
+    helmTemplate(helm, args, { namespace: ns });
   const templateError = async (args: string[]): Promise<string> => {
     try {
       await template('vpa', args);
