@@ -2,13 +2,28 @@
 // `npm run stack -- --node`: the same plus a kubelet node, all inside a network
 // namespace of its own: this script prepares the host, then runs itself again
 // inside the namespace (see test/ground/node/host.ts).
+// `npm run stack -- --clusters 2`: a second kube-apiserver (cluster b), named in
+// .stack/env as KUBECONFIG_B; KUBECONFIG stays cluster a.
 import { resolve } from 'node:path';
 import { nodeContext, prepareNodeHost, runInNodeNamespace, watchLifeline } from '../test/ground/node/host.ts';
-import { startStack, type Stack } from '../test/ground/stack/stack.ts';
+import { CLUSTER_NAMES, startStack, type Stack } from '../test/ground/stack/stack.ts';
 
 // VPA_STACK_DIR: another folder (the containment tests run stacks of their own beside a developer's).
 const dir = resolve(process.env.VPA_STACK_DIR || resolve(import.meta.dirname, '..', '.stack'));
 const wantNode = process.argv.includes('--node');
+const clusters = clusterCount(process.argv);
+
+function clusterCount(argv: string[]): number {
+  const at = argv.findIndex((a) => a === '--clusters' || a.startsWith('--clusters='));
+  if (at < 0) return 1;
+  const text = argv[at]!.includes('=') ? argv[at]!.split('=')[1]! : argv[at + 1];
+  const n = Number(text);
+  if (!Number.isInteger(n) || n < 1 || n > CLUSTER_NAMES.length) {
+    console.error(`--clusters ${text ?? '(missing)'}: expected a whole number from 1 to ${CLUSTER_NAMES.length}`);
+    process.exit(2);
+  }
+  return n;
+}
 const inside = nodeContext();
 
 if (wantNode && !inside) {
@@ -17,7 +32,7 @@ if (wantNode && !inside) {
   let code = 1;
   try {
     const images = await prepareNodeHost(log);
-    code = await runInNodeNamespace(process.execPath, [import.meta.filename, '--node'], { images, log });
+    code = await runInNodeNamespace(process.execPath, [import.meta.filename, '--node', `--clusters=${clusters}`], { images, log });
   } catch (err) {
     console.error(`stack failed to start: ${(err as Error).message}`);
   }
@@ -26,7 +41,7 @@ if (wantNode && !inside) {
 
 let stack: Stack;
 try {
-  stack = await startStack(dir, undefined, inside && wantNode ? { node: inside } : {});
+  stack = await startStack(dir, undefined, { ...(inside && wantNode ? { node: inside } : {}), clusters });
 } catch (err) {
   console.error(`stack failed to start: ${(err as Error).message}`);
   process.exit(1);

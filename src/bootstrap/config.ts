@@ -8,20 +8,19 @@ import { z } from 'zod';
 import { AgentError } from '../errors.ts';
 import { formatDuration, parseDuration } from '../config/duration.ts';
 import { describeUnknownKeys } from '../config/unknown-keys.ts';
+import { clusterProblems } from './clusters.ts';
+import { sizeRole } from './edge-role.ts';
 
 /** A duration in the file ("24h"), seconds at runtime. */
-const duration = (fallback: string) =>
-  z
-    .union([z.string(), z.number()])
-    .transform((v, ctx) => {
-      const s = parseDuration(v);
-      if (s === undefined || s === 0) {
-        ctx.addIssue({ code: 'custom', message: `"${v}" is not a positive duration such as 24h, 30m or 90s` });
-        return z.NEVER;
-      }
-      return s;
-    })
-    .prefault(fallback);
+const positiveDuration = z.union([z.string(), z.number()]).transform((v, ctx) => {
+  const s = parseDuration(v);
+  if (s === undefined || s === 0) {
+    ctx.addIssue({ code: 'custom', message: `"${v}" is not a positive duration such as 24h, 30m or 90s` });
+    return z.NEVER;
+  }
+  return s;
+});
+const duration = (fallback: string) => positiveDuration.prefault(fallback);
 
 // Vault paths: a mount or role name must not smuggle in a "/" or "..".
 const name = z.string().regex(/^[A-Za-z0-9][A-Za-z0-9_.-]*$/, 'letters, digits, "_", "-" and "." only');
@@ -54,8 +53,11 @@ const intermediateSchema = z.strictObject({
 
 const roleSchema = z.strictObject({
   name: name,
-  ttl: duration('24h'),
-  maxTtl: duration('72h'),
+  /** default 24h / 72h; both set from outageBudget when that is given (edge-role.ts) */
+  ttl: positiveDuration.optional(),
+  maxTtl: positiveDuration.optional(),
+  /** an edge cluster's longest Vault outage its workloads must ride out (docs/edge.md) */
+  outageBudget: positiveDuration.optional(),
   /**
    * true: any DNS name under <caller's namespace>.svc[.<clusterDomain>] — Vault
    * cannot tie a name to one Service, so every service account of a namespace
@@ -64,7 +66,7 @@ const roleSchema = z.strictObject({
   allowNamespaceDnsSans: z.boolean().default(false),
   /** true: Vault keeps no copy of each leaf (short-lived mesh certs are not revoked one by one) */
   noStore: z.boolean().default(true),
-});
+}).transform((r, ctx) => sizeRole(r, (path, message) => ctx.addIssue({ code: 'custom', path: [path], message })));
 
 const DEFAULT_NAMESPACE_LABEL = 'vault-pki-agent.io/enabled=true';
 
@@ -76,6 +78,21 @@ const kubernetesAuthSchema = z.strictObject({
   caFile: z.string().min(1).optional(),
   /** a token Vault uses for TokenReview (system:auth-delegator); omit when Vault runs in the cluster */
   reviewerJwtFile: z.string().min(1).optional(),
+  /**
+   * Vault runs in this cluster and reviews tokens with its own pod token. Bootstrap
+   * cannot see that; without it, a namespace selector and no reviewer JWT is
+   * refused (Vault outside would answer every login 403). See steps/reviewer.ts.
+   */
+  vaultInCluster: z.boolean().default(false),
+  /** create: bootstrap makes the reviewer ServiceAccount (system:auth-delegator + get namespaces) and its long-lived token Secret, and gives Vault that token */
+  tokenReviewer: z
+    .strictObject({
+      create: z.boolean().default(false),
+      /** kube-system: present everywhere, and only cluster admins read its Secrets */
+      namespace: dnsLabel.default('kube-system'),
+      name: dnsLabel.default('vault-pki-agent-token-reviewer'),
+    })
+    .prefault({}),
   role: z
     .strictObject({
       name: name.default('mesh-workload'),
@@ -94,6 +111,65 @@ const kubernetesAuthSchema = z.strictObject({
     .transform((r) => ({ ...r, namespaceSelector: r.namespaceSelector ?? (r.namespaces.length ? '' : DEFAULT_NAMESPACE_LABEL) }))
     .prefault({}),
   policy: name.default('vault-pki-agent-workload'),
+});
+
+/**
+ * Linkerd's external identity issuer (docs/bootstrap.md, "Linkerd"). The object
+ * names are Linkerd's own (its chart mounts them by name), so they are not settings.
+ */
+export const linkerdSchema = z.strictObject({
+  enabled: z.boolean().default(false),
+  /** Linkerd's control-plane namespace; it must exist before bootstrap writes into it */
+  namespace: dnsLabel.default('linkerd'),
+  /** Linkerd's identityTrustDomain; default: clusterDomain, as in Linkerd's chart */
+  trustDomain: z
+    .string()
+    .regex(/^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$/, 'a lowercase DNS-style trust domain')
+    .optional(),
+  ttl: duration('8760h'),
+  /** re-issue when less than this fraction of the lifetime is left */
+  renewBefore: z.number().gt(0).lt(1).default(0.33),
+});
+
+/**
+ * One cluster of a central + edge setup (docs/bootstrap.md, "Many clusters"):
+ * each gets its own auth mount and intermediate under the shared root; names
+ * default to the single-cluster ones suffixed with the cluster's name.
+ */
+const clusterSchema = z.strictObject({
+  name: dnsLabel,
+  /** this cluster's kubeconfig (its outputs; its API address and CA unless host is set); at most one cluster omits it and uses --kubeconfig/KUBECONFIG/in-cluster */
+  kubeconfig: z.string().min(1).optional(),
+  /** a context of that kubeconfig; default: its current context */
+  context: z.string().min(1).optional(),
+  /** API server URL as Vault reaches it; default: the kubeconfig's cluster */
+  host: z.string().url().optional(),
+  /** CA of that API server; default: the kubeconfig's cluster CA */
+  caFile: z.string().min(1).optional(),
+  /** a token of THIS cluster Vault uses for TokenReview; omit when Vault may use the caller's own token */
+  reviewerJwtFile: z.string().min(1).optional(),
+  /** default: the top-level trustDomain (Istio multi-primary shares one) */
+  trustDomain: z
+    .string()
+    .regex(/^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$/, 'a lowercase DNS-style trust domain')
+    .optional(),
+  /** default: <kubernetesAuth.mount>-<name>, i.e. kubernetes-<name> */
+  authMount: name.optional(),
+  /** default: <intermediate.mount>_<name>, i.e. pki_istio_<name> */
+  intermediateMount: name.optional(),
+  /** default: <kubernetesAuth.policy>-<name> */
+  policy: name.optional(),
+  /** overrides of kubernetesAuth.role for this cluster's auth role */
+  role: z
+    .strictObject({
+      namespaces: z.array(z.string().min(1)).optional(),
+      serviceAccounts: z.array(z.string().min(1)).min(1).optional(),
+      namespaceSelector: z.string().optional(),
+    })
+    .optional(),
+  /** default: trustBundle.enabled / istiodCa.enabled */
+  trustBundle: z.boolean().optional(),
+  istiodCa: z.boolean().optional(),
 });
 
 const fileSchema = z
@@ -130,6 +206,9 @@ const fileSchema = z
         clockMargin: duration('1m'),
       })
       .prefault({}),
+    linkerd: linkerdSchema.prefault({}),
+    /** empty: one cluster with today's names; else one auth mount and intermediate per cluster */
+    clusters: z.array(clusterSchema).default([]),
     istiodCa: z
       .strictObject({
         enabled: z.boolean().default(false),
@@ -170,6 +249,9 @@ const fileSchema = z
       add(['kubernetesAuth', 'role'], 'set namespaces or namespaceSelector: binding every namespace is never a default');
     if (role.namespaces.includes('*') && role.serviceAccounts.includes('*'))
       add(['kubernetesAuth', 'role'], 'namespaces ["*"] with serviceAccounts ["*"] lets every pod of the cluster log in; list namespaces or use namespaceSelector');
+    clusterProblems(c, add);
+    if (c.kubernetesAuth.tokenReviewer.create && c.kubernetesAuth.reviewerJwtFile)
+      add(['kubernetesAuth', 'tokenReviewer', 'create'], 'set either tokenReviewer.create or reviewerJwtFile, not both: both name the token Vault reviews with');
     for (const [path, sel] of [
       [['kubernetesAuth', 'role', 'namespaceSelector'], role.namespaceSelector],
       [['trustBundle', 'namespaceSelector'], c.trustBundle.namespaceSelector],
@@ -177,6 +259,9 @@ const fileSchema = z
       if (sel.trim() && !parseSelector(sel)) add([...path], `"${sel}" is not a label selector of the form key=value[,key=value]`);
     }
   });
+
+/** The validated shape before freezing (clusters.ts checks its clusters: list). */
+export type ParsedConfig = z.output<typeof fileSchema>;
 
 export type FileConfig = z.input<typeof fileSchema>;
 export type BootstrapConfig = Readonly<z.output<typeof fileSchema>>;

@@ -3,12 +3,15 @@
 // heaviest import of the project; the agent never loads this file).
 
 import { readFileSync } from 'node:fs';
+import type { KubeConfig } from '@kubernetes/client-node';
 import { AgentError } from '../errors.ts';
 
 export interface KubeObject {
   data: Record<string, string>;
   labels: Record<string, string>;
   resourceVersion?: string | undefined;
+  /** Secrets only: the Secret type (immutable once created); written as Opaque when unset */
+  type?: string | undefined;
 }
 
 export interface KubeApi {
@@ -20,9 +23,11 @@ export interface KubeApi {
   /** Secret data decoded to text */
   readSecret(namespace: string, name: string): Promise<KubeObject | undefined>;
   writeSecret(namespace: string, name: string, obj: KubeObject, exists: boolean): Promise<void>;
+  /** the loaded connection, for the account and RBAC calls of kube-accounts.ts */
+  readonly kubeConfig: KubeConfig;
 }
 
-function kubeError(op: string, target: string, err: unknown): AgentError {
+export function kubeError(op: string, target: string, err: unknown): AgentError {
   const code = (err as { code?: number }).code;
   const hint =
     code === 403
@@ -35,7 +40,8 @@ function kubeError(op: string, target: string, err: unknown): AgentError {
   return new AgentError('RUNTIME', `Kubernetes ${op} ${target} failed${code ? ` (${code})` : ''}: ${why} — ${hint}`, { cause: err });
 }
 
-export async function loadKube(kubeconfig: string | undefined): Promise<KubeApi> {
+/** `context`: one of the kubeconfig's contexts (a `clusters:` entry's), else its current one. */
+export async function loadKube(kubeconfig: string | undefined, context?: string): Promise<KubeApi> {
   const k8s = await import('@kubernetes/client-node');
   const kc = new k8s.KubeConfig();
   try {
@@ -44,6 +50,12 @@ export async function loadKube(kubeconfig: string | undefined): Promise<KubeApi>
   } catch (err) {
     throw new AgentError('CONFIG', `kubeconfig ${kubeconfig ?? '(default)'}: cannot load it: ${(err as Error).message}; pass --kubeconfig`, { cause: err });
   }
+  if (context) {
+    if (!kc.getContextObject(context)) {
+      throw new AgentError('CONFIG', `kubeconfig ${kubeconfig ?? '(default)'} has no context "${context}" (it has: ${kc.getContexts().map((c) => c.name).join(', ') || 'none'}); fix the cluster's context`);
+    }
+    kc.setCurrentContext(context);
+  }
   const core = kc.makeApiClient(k8s.CoreV1Api);
   const absent = (err: unknown) => (err as { code?: number }).code === 404;
   const decode = (d: Record<string, string> | undefined) =>
@@ -51,6 +63,7 @@ export async function loadKube(kubeconfig: string | undefined): Promise<KubeApi>
   const encode = (d: Record<string, string>) => Object.fromEntries(Object.entries(d).map(([k, v]) => [k, Buffer.from(v).toString('base64')]));
 
   return {
+    kubeConfig: kc,
     cluster() {
       const c = kc.getCurrentCluster();
       if (!c) throw new AgentError('CONFIG', `kubeconfig ${kubeconfig ?? '(default)'} has no current cluster; set kubernetesAuth.host and caFile`);
@@ -86,14 +99,14 @@ export async function loadKube(kubeconfig: string | undefined): Promise<KubeApi>
     async readSecret(namespace, name) {
       try {
         const s = await core.readNamespacedSecret({ name, namespace });
-        return { data: decode(s.data), labels: s.metadata?.labels ?? {}, resourceVersion: s.metadata?.resourceVersion };
+        return { data: decode(s.data), labels: s.metadata?.labels ?? {}, resourceVersion: s.metadata?.resourceVersion, type: s.type };
       } catch (err) {
         if (absent(err)) return undefined;
         throw kubeError('get', `Secret ${namespace}/${name}`, err);
       }
     },
     async writeSecret(namespace, name, obj, exists) {
-      const body = { metadata: { name, namespace, labels: obj.labels, resourceVersion: obj.resourceVersion }, type: 'Opaque', data: encode(obj.data) };
+      const body = { metadata: { name, namespace, labels: obj.labels, resourceVersion: obj.resourceVersion }, type: obj.type ?? 'Opaque', data: encode(obj.data) };
       try {
         if (exists) await core.replaceNamespacedSecret({ name, namespace, body });
         else await core.createNamespacedSecret({ namespace, body });

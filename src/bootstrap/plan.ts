@@ -36,6 +36,8 @@ export interface Context {
     accessor?: string | undefined;
     /** set by a step that must stop the run after it (external root waiting for its signature) */
     halt?: string | undefined;
+    /** the reviewer JWT bootstrap made (steps/reviewer.ts); fresh: Vault must be given it even if it has one */
+    reviewer?: { jwt?: string | undefined; fresh: boolean } | undefined;
   };
 }
 

@@ -3,22 +3,29 @@
 // before the first write; then each pending step is re-read and applied in
 // order with a progress line. A run whose plan is all `=` writes nothing.
 
-import type { Logger } from '../log/log.ts';
+import { AgentError } from '../errors.ts';
+import { createLogger, type Logger } from '../log/log.ts';
+import type { VaultClient } from '../vault/client.ts';
+import { clusterViews, scopeSteps } from './clusters.ts';
 import type { BootstrapConfig } from './config.ts';
 import type { KubeApi } from './kube.ts';
 import { planLine, SYMBOL, type Check, type Context, type Step } from './plan.ts';
 import { intermediateStep } from './steps/intermediate.ts';
 import { istiodCaStep } from './steps/istiod-ca.ts';
+import { linkerdSteps } from './steps/linkerd.ts';
 import { authConfigStep, authRoleStep, policyStep } from './steps/kube-auth.ts';
 import { kubernetesAuthMountStep, pkiMountStep } from './steps/mounts.ts';
 import { autoTidyStep, crlStep, firstTidyStep, urlsStep } from './steps/pki-config.ts';
+import { reviewerProblems, reviewerSteps } from './steps/reviewer.ts';
 import { pkiRoleStep } from './steps/role.ts';
 import { rootCaStep } from './steps/root.ts';
 import { trustBundleStep } from './steps/trust-bundle.ts';
 import { preflight, type BootstrapVault } from './vault.ts';
+import { verifyAll, verifySteps, type Verdict } from './verify.ts';
 
 /** The steps in apply order: the auth mount comes early because the PKI role templates its accessor. */
 export function buildSteps(config: BootstrapConfig, vaultAddress: string): Step[] {
+  if (config.clusters.length) return clusterSteps(config, vaultAddress);
   const { root, intermediate: i } = config;
   const base = (config.urlsBase ?? vaultAddress).replace(/\/$/, '');
   const internal = root.mode === 'internal';
@@ -33,11 +40,47 @@ export function buildSteps(config: BootstrapConfig, vaultAddress: string): Step[
     ...config.roles.map((r) => pkiRoleStep(r, i.mount)),
     ...(internal ? [firstTidyStep(root.mount, config.tidy)] : []),
     firstTidyStep(i.mount, config.tidy),
+    ...reviewerSteps(config),
     authConfigStep(config.kubernetesAuth.mount),
     policyStep(config.kubernetesAuth.policy),
     authRoleStep(config.kubernetesAuth.mount, config.kubernetesAuth.role.name),
     ...(config.trustBundle.enabled ? [trustBundleStep(config.trustBundle.configMapName)] : []),
     ...(config.istiodCa.enabled ? [istiodCaStep(config.istiodCa.namespace, config.istiodCa.secretName)] : []),
+    ...(config.linkerd.enabled ? linkerdSteps(config.linkerd.namespace) : []),
+  ];
+}
+
+/**
+ * With `clusters:`: the root once, then per cluster what a single cluster gets
+ * beyond the root (its view of the config names its own mounts), then the
+ * root's first tidy. The validation has made sure the root is internal.
+ */
+function clusterSteps(config: BootstrapConfig, vaultAddress: string): Step[] {
+  const root = config.root;
+  const base = (config.urlsBase ?? vaultAddress).replace(/\/$/, '');
+  const perMount = (m: string) => [urlsStep(m, base), crlStep(m, config.crl), autoTidyStep(m, config.tidy)];
+  const perCluster = (c: BootstrapConfig): Step[] => [
+    pkiMountStep(c.intermediate.mount, c.intermediate.maxLeaseTtl, 'vault-pki-agent workload intermediate CA'),
+    kubernetesAuthMountStep(c.kubernetesAuth.mount),
+    ...perMount(c.intermediate.mount),
+    intermediateStep(c.intermediate.mount),
+    ...c.roles.map((r) => pkiRoleStep(r, c.intermediate.mount)),
+    firstTidyStep(c.intermediate.mount, c.tidy),
+    ...reviewerSteps(c),
+    authConfigStep(c.kubernetesAuth.mount),
+    policyStep(c.kubernetesAuth.policy),
+    authRoleStep(c.kubernetesAuth.mount, c.kubernetesAuth.role.name),
+    ...(c.trustBundle.enabled ? [trustBundleStep(c.trustBundle.configMapName)] : []),
+    ...(c.istiodCa.enabled ? [istiodCaStep(c.istiodCa.namespace, c.istiodCa.secretName)] : []),
+  ];
+  return [
+    pkiMountStep(root.mount, root.maxLeaseTtl, 'vault-pki-agent root CA'),
+    rootCaStep(root.mount),
+    ...perMount(root.mount),
+    ...clusterViews(config).flatMap((v) => scopeSteps(v, perCluster(v.config))),
+    firstTidyStep(root.mount, config.tidy),
+    // Linkerd's issuer comes from the root mount and goes to the default connection's cluster
+    ...(config.linkerd.enabled ? linkerdSteps(config.linkerd.namespace) : []),
   ];
 }
 
@@ -51,6 +94,8 @@ export interface RunOptions {
   log?: Logger | undefined;
   /** called after each applied step; tests use it to interrupt a run at a known point */
   onApplied?: (title: string) => Promise<void> | void;
+  /** after apply, log in and issue as a probe workload (verify.ts); `http` makes the workload's unauthenticated calls */
+  verify?: { http: VaultClient } | undefined;
 }
 
 export interface RunResult {
@@ -58,10 +103,21 @@ export interface RunResult {
   applied: string[];
   /** why the run stopped early on purpose (external root waiting for its signature) */
   halted?: string | undefined;
+  /** one per cluster when the run verified */
+  verify?: Verdict[] | undefined;
 }
 
 export async function runBootstrap(opts: RunOptions): Promise<RunResult> {
-  return runSteps(buildSteps(opts.config, opts.vault.address), opts);
+  // A login that could never work is refused before anything is read or written.
+  const unworkable = reviewerProblems(opts.config);
+  if (unworkable.length) throw new AgentError('CONFIG', `bootstrap: ${unworkable.join('; ')}`);
+  const steps = [...buildSteps(opts.config, opts.vault.address), ...(opts.verify ? verifySteps(opts.config) : [])];
+  const result = await runSteps(steps, opts);
+  if (!opts.verify || opts.dryRun || result.halted) return result;
+  const log = opts.log ?? createLogger({ name: 'bootstrap', level: 'silent' });
+  result.verify = await verifyAll({ config: opts.config, kube: opts.kube, http: opts.verify.http, log });
+  for (const v of result.verify) opts.out(v.line);
+  return result;
 }
 
 /** Plan, then apply `steps` (bootstrap's, or a rotation phase's) with the same rendering and checks. */

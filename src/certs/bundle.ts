@@ -38,9 +38,12 @@ function sortChain(leaf: X509Certificate, cas: X509Certificate[]): X509Certifica
  */
 export function assembleBundle(parts: {
   pemText: string;
-  /** more roots to trust besides the self-signed certificates in pemText */
-  extraRoots?: string;
-  /** when set, the only roots trusted: self-signed certificates in pemText are ignored */
+  /**
+   * When non-empty, the only roots trusted (self-signed certificates in
+   * pemText are ignored): the agent passes what Vault vouches for now
+   * (src/vault/roots.ts), for a fresh issue and a reuse alike. Empty: the
+   * self-signed certificates in pemText are the roots.
+   */
   trustedRoots?: string;
 }): Bundle {
   const certs = certificates(parts.pemText);
@@ -53,7 +56,7 @@ export function assembleBundle(parts: {
   }
   const roots = parts.trustedRoots
     ? dedupe(certificates(parts.trustedRoots).filter(isSelfSigned))
-    : dedupe([...certs.filter(isSelfSigned), ...certificates(parts.extraRoots ?? '').filter(isSelfSigned)]);
+    : dedupe(certs.filter(isSelfSigned));
   const chain = sortChain(leaf, certs.filter((c) => c.ca && !isSelfSigned(c)));
   return describe(leaf, chain, roots, key, keyPem);
 }

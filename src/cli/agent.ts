@@ -58,7 +58,7 @@ async function prepare(command: 'init' | 'run', argv: string[]) {
   });
   const login = kubernetesLogin({ vault, mount: config.auth.mount, role: config.auth.role, tokenSource });
   const pki = vaultPki({ vault, login, mount: config.pki.mount, role: config.pki.role });
-  const roots = trustedRoots({ vault, mount: config.pki.rootMount, log });
+  const roots = trustedRoots({ vault, mount: config.pki.rootMount, issuingMount: config.pki.mount, log });
   const agent = new Agent({
     obtain: {
       pki,

@@ -20,6 +20,7 @@ export const FLAGS: FlagTable = {
   'allow-insecure-http': { help: 'accept an http:// Vault address that is not loopback (the root-level token then travels in clear)' },
   'vault-token-file': { value: 'PATH', help: 'file holding the Vault token allowed to configure mounts, auth and policies (else env VAULT_TOKEN; never a flag value)' },
   kubeconfig: { value: 'PATH', help: 'kubeconfig for the Kubernetes outputs and the default auth host (env KUBECONFIG, else in-cluster)' },
+  'no-verify': { help: 'skip the final check (a probe workload logs in and gets a 5-minute certificate); it runs by default when a kubeconfig is given' },
   'log-level': { value: 'LEVEL', help: `one of ${LOG_LEVELS.join(', ')} (default info); JSON lines on stdout` },
 };
 
@@ -39,10 +40,13 @@ export async function bootstrapCommand(argv: string[], env: NodeJS.ProcessEnv = 
     return 0;
   }
   const c = await connect(values, env);
-  await runBootstrap({ ...c, dryRun: values['dry-run'] === true, out });
+  // Only with a kubeconfig: in a cluster (the chart's Job) bootstrap's account may not make ServiceAccounts or tokens.
+  const verify = values['no-verify'] !== true && (str(values.kubeconfig) ?? str(env.KUBECONFIG)) !== undefined;
+  const result = await runBootstrap({ ...c, dryRun: values['dry-run'] === true, out, verify: verify ? { http: c.http } : undefined });
   // An external-root run that stopped for its signature also exits 0: it did
   // what was asked, and its last line says what the operator does next.
-  return 0;
+  // A failed verification is a runtime failure: everything was applied, but a workload cannot use it.
+  return result.verify?.some((v) => v.outcome === 'failed') ? 1 : 0;
 }
 
 /**
@@ -97,6 +101,8 @@ export async function connect(values: Parsed['values'], env: NodeJS.ProcessEnv) 
     config,
     log,
     vault: bootstrapVault(vault, token),
+    /** for calls made as a workload would (bootstrap's verification), without the bootstrap token */
+    http: vault,
     kube: () => (kube ??= import('../bootstrap/kube.ts').then((m) => m.loadKube(kubeconfig))),
   };
 }

@@ -2,6 +2,7 @@
 // Same inputs as bootstrap (the config names the mounts and outputs), plus
 // which rotation, which phase, and --status to only read where it stands.
 
+import { clusterKube, clusterView } from '../bootstrap/clusters.ts';
 import { AgentError } from '../errors.ts';
 import { runRotate, type Phase, type Scope } from '../bootstrap/rotate/run.ts';
 import { rotationStatus } from '../bootstrap/rotate/status.ts';
@@ -10,9 +11,10 @@ import { flagHelp, parseFlags, type FlagTable } from './flags.ts';
 
 const FLAGS: FlagTable = {
   scope: { value: 'intermediate|root', help: 'intermediate: a new workload intermediate under the current root; root: a new root, in three phases' },
-  phase: { value: 'prepare|switch|finish', help: 'the root phase to run; rotate --status names the next one' },
+  phase: { value: 'prepare|switch|finish', help: 'the root phase to run (rotate --status names the next one); with --scope intermediate, only finish: retire the previous intermediates' },
   status: { help: 'print where the rotations stand (read from Vault) and exit; nothing is written' },
-  force: { help: 'finish before every certificate under the old root can have expired (says what may break)' },
+  force: { help: 'finish before every certificate under the old root or intermediate can have expired (says what that means)' },
+  cluster: { value: 'NAME', help: "with a clusters: config, the cluster whose intermediate to rotate (--scope intermediate); the others' stay as they are" },
   ...BOOTSTRAP_FLAGS,
 };
 
@@ -28,11 +30,27 @@ export async function rotateCommand(argv: string[], env: NodeJS.ProcessEnv, out:
     throw new AgentError('USAGE', `--scope ${scope ?? '(missing)'}: expected intermediate or root`);
   }
   if (phase !== undefined && !['prepare', 'switch', 'finish'].includes(phase)) throw new AgentError('USAGE', `--phase ${phase}: expected prepare, switch or finish`);
-  const c = await connect(values, env);
+  const c = forCluster(await connect(values, env), values.cluster as string | undefined, scope);
   if (values.status) {
     for (const line of await rotationStatus({ config: c.config, vault: c.vault, kube: c.kube, state: {} })) out(line);
     return 0;
   }
   await runRotate({ ...c, scope: scope as Scope, phase: phase as Phase | undefined, force: values.force === true, dryRun: values['dry-run'] === true, out });
   return 0;
+}
+
+/**
+ * With a clusters: config, rotation acts on one cluster's view (its
+ * intermediate mount, its Kubernetes outputs); the shared root's rotation
+ * would have to reach every cluster's bundles and is not offered yet.
+ */
+function forCluster<C extends Awaited<ReturnType<typeof connect>>>(c: C, name: string | undefined, scope: string | undefined): C {
+  if (!c.config.clusters.length) {
+    if (name !== undefined) clusterView(c.config, name); // throws: the config has no clusters: list
+    return c;
+  }
+  if (scope === 'root') throw new AgentError('USAGE', 'rotate --scope root with a clusters: config is not supported yet (the new root must reach every cluster); rotate one cluster\'s intermediate with --scope intermediate --cluster NAME');
+  if (name === undefined) throw new AgentError('USAGE', `rotate: the config has clusters (${c.config.clusters.map((k) => k.name).join(', ')}); name one with --cluster NAME`);
+  const view = clusterView(c.config, name);
+  return { ...c, config: view.config, kube: clusterKube(view, c.kube) };
 }

@@ -9,6 +9,12 @@ import type { TlsSource } from '../webhook/app.ts';
 import { LISTEN_HINT, parseListen } from '../config/listen.ts';
 import { describeUnknownKeys } from '../config/unknown-keys.ts';
 import { vaultAddressProblem } from '../config/vault-address.ts';
+import { hms, planForOutageText, type OutagePlan } from '../renewal/outage-budget.ts';
+import { SERVER_DEFAULTS, type ConnectionLimits } from '../webhook/server.ts';
+
+/** Upper bounds: longer timeouts would let silent sockets pile up again (and Node timers stop at 2^31-1 ms). */
+const MAX_TIMEOUT_MS = 3_600_000;
+const MAX_CONNECTIONS = 1_000_000;
 
 /** Flag defaults, applied after the --config file (so a file value beats a default, a flag beats both). */
 const FLAG_DEFAULTS: Record<string, string> = {
@@ -21,6 +27,9 @@ const FLAG_DEFAULTS: Record<string, string> = {
   'native-sidecar': 'auto',
   'agent-log-level': DEFAULTS.logLevel,
   'log-level': 'info',
+  'handshake-timeout': `${SERVER_DEFAULTS.handshakeTimeoutMs / 1000}s`,
+  'idle-timeout': `${SERVER_DEFAULTS.idleTimeoutMs / 1000}s`,
+  'max-connections': String(SERVER_DEFAULTS.maxConnections),
 };
 
 const STRING_FLAGS = [
@@ -39,7 +48,11 @@ const STRING_FLAGS = [
   'default-role',
   'native-sidecar',
   'agent-log-level',
+  'outage-budget',
   'log-level',
+  'handshake-timeout',
+  'idle-timeout',
+  'max-connections',
 ] as const;
 
 const FLAGS: FlagTable = {
@@ -59,7 +72,11 @@ const FLAGS: FlagTable = {
   'default-role': { value: 'ROLE', help: 'Vault Kubernetes-auth role when a pod has no vault-pki-agent.io/role; default mesh-workload' },
   'native-sidecar': { value: 'auto|true|false', help: 'auto: ask the apiserver (≥ 1.29); true: native sidecar; false: classic sidecar container' },
   'agent-log-level': { value: 'LEVEL', help: 'log level of the injected containers; default info' },
+  'outage-budget': { value: 'DURATION', help: "longest Vault outage the workloads must ride out: the injected agents get the --ttl and --grace-ratio sized for it (docs/edge.md; the PKI role needs bootstrap's roles[].outageBudget too); default: the agent's 24h and 0.5" },
   'log-level': { value: 'LEVEL', help: `one of ${LOG_LEVELS.join(', ')}; default info` },
+  'handshake-timeout': { value: 'DURATION', help: `a connection that has not finished its TLS handshake by then is closed (1s to 1h); default ${FLAG_DEFAULTS['handshake-timeout']}` },
+  'idle-timeout': { value: 'DURATION', help: `a connection that sends nothing for this long (also between keep-alive requests) is closed (1s to 1h); default ${FLAG_DEFAULTS['idle-timeout']}` },
+  'max-connections': { value: 'COUNT', help: `connections beyond this many are closed before the handshake (1 to ${MAX_CONNECTIONS}); default ${FLAG_DEFAULTS['max-connections']}` },
   config: { value: 'PATH', help: 'YAML file whose keys are these flag names (without --); flags given on the command line win' },
 };
 
@@ -95,6 +112,32 @@ export function parseDuration(flag: string, v: string): number {
   const ms = m.reduce((t, [, n, u]) => t + Number(n) * (u === 'h' ? 3_600_000 : u === 'm' ? 60_000 : u === 's' ? 1000 : 1), 0);
   if (ms <= 0) throw new AgentError('USAGE', `--${flag} ${JSON.stringify(v)} is not a positive duration; write it like 24h, 90m or 30s`);
   return ms;
+}
+
+/**
+ * --handshake-timeout, --idle-timeout and --max-connections (already merged
+ * with their defaults) → the server's connection limits, or one problem per bad flag.
+ */
+export function parseConnectionLimits(get: (flag: string) => string): { limits: ConnectionLimits; problems: string[] } {
+  const problems: string[] = [];
+  const timeout = (flag: string): number => {
+    try {
+      const ms = parseDuration(flag, get(flag));
+      if (ms >= 1000 && ms <= MAX_TIMEOUT_MS) return ms;
+      problems.push(`--${flag} ${JSON.stringify(get(flag))} must be between 1s and 1h`);
+    } catch (err) {
+      problems.push((err as Error).message);
+    }
+    return 0;
+  };
+  const handshakeTimeoutMs = timeout('handshake-timeout');
+  const idleTimeoutMs = timeout('idle-timeout');
+  const raw = get('max-connections');
+  const maxConnections = /^[0-9]{1,7}$/.test(raw) ? Number(raw) : 0;
+  if (maxConnections < 1 || maxConnections > MAX_CONNECTIONS) {
+    problems.push(`--max-connections ${JSON.stringify(raw)} must be a whole number from 1 to ${MAX_CONNECTIONS}`);
+  }
+  return { limits: Object.freeze({ handshakeTimeoutMs, idleTimeoutMs, maxConnections }), problems };
 }
 
 /** An error's code, or the first line of its message, short: YAML errors quote the file, which may hold a token. */
@@ -139,6 +182,14 @@ export async function webhookCommand(argv: string[]): Promise<number> {
   const pull = str('image-pull-policy')!;
   if (!['Always', 'IfNotPresent', 'Never'].includes(pull)) problems.push(`--image-pull-policy ${JSON.stringify(pull)} must be Always, IfNotPresent or Never`);
   const native = str('native-sidecar')!;
+  let edge: OutagePlan | undefined;
+  if (str('outage-budget') !== undefined) {
+    try {
+      edge = planForOutageText(str('outage-budget')!, '--outage-budget');
+    } catch (err) {
+      problems.push((err as Error).message);
+    }
+  }
   if (!['auto', 'true', 'false'].includes(native)) problems.push(`--native-sidecar ${JSON.stringify(native)} must be auto, true or false`);
   for (const k of ['log-level', 'agent-log-level']) {
     if (!(LOG_LEVELS as readonly string[]).includes(str(k)!)) problems.push(`--${k} ${JSON.stringify(str(k))} must be one of ${LOG_LEVELS.join(', ')}`);
@@ -164,6 +215,8 @@ export async function webhookCommand(argv: string[]): Promise<number> {
     }
   }
   if (caLifetimeMs > 0 && caLifetimeMs < 3 * certLifetimeMs) problems.push('--tls-ca-lifetime must be at least three times --tls-cert-lifetime');
+  const connections = parseConnectionLimits((k) => str(k)!);
+  problems.push(...connections.problems);
   if (certFile && keyFile) {
     const problem = await servingFilesProblem(certFile, keyFile);
     if (problem) problems.push(problem);
@@ -197,6 +250,7 @@ export async function webhookCommand(argv: string[]): Promise<number> {
     authRole: str('default-role')!,
     nativeSidecar,
     logLevel: str('agent-log-level')!,
+    ...(edge ? { ttl: hms(edge.ttlSeconds), graceRatio: edge.graceRatio } : {}),
   });
   const tls: TlsSource = certFile
     ? { kind: 'files', certFile, keyFile: keyFile! }
@@ -207,7 +261,7 @@ export async function webhookCommand(argv: string[]): Promise<number> {
         caLifetimeMs,
         publish: (pems) => publishCaBundle(kc!, configName!, pems),
       };
-  const running = await startWebhook({ ...listen!, tls, defaults, log }).catch((err: NodeJS.ErrnoException) => {
+  const running = await startWebhook({ ...listen!, tls, defaults, log, connections: connections.limits }).catch((err: NodeJS.ErrnoException) => {
     if (err.syscall === 'listen' || err.code === 'EADDRINUSE') {
       throw new AgentError('CONFIG', `--listen ${str('listen')}: cannot listen (${err.code}); choose a free port or address`);
     }

@@ -150,11 +150,12 @@ export class Agent {
     if (onDisk.size === 0) return undefined;
     try {
       const id = await expectedSpiffeId(this.o.obtain);
-      // Trust what Vault trusts now, not the roots saved next to the old certificate:
-      // after a CA change a certificate chained to the old root is not reused.
+      // Trust what Vault vouches for now (the rule of a fresh issue, src/vault/roots.ts),
+      // not the roots saved next to the old certificate: after a CA change a
+      // certificate chained to the old root is not reused.
       // (When Vault cannot be asked, the saved roots are all there is.)
       const current = await this.o.trustedRoots();
-      const b = assembleBundle({ pemText: [...onDisk.values()].join('\n'), ...(current ? { trustedRoots: current } : {}) });
+      const b = assembleBundle({ pemText: [...onDisk.values()].join('\n'), trustedRoots: current });
       const now = new Date(this.timers.now());
       const found = problems(b, { expectedId: id, now });
       if (found.length || !stillFresh(b, this.o.policy, now)) {

@@ -14,7 +14,7 @@ export interface ObtainOptions {
   trustDomain: string;
   dnsSans: string[];
   ttlSeconds: number;
-  /** PEM of extra trusted roots (all issuers of the root mount) */
+  /** PEM of the roots Vault vouches for now (src/vault/roots.ts); '' when it cannot tell */
   extraRoots: () => Promise<string>;
   now: () => Date;
 }
@@ -41,13 +41,16 @@ export async function obtain(o: ObtainOptions): Promise<Bundle> {
     if (!issued.privateKey) throw new AgentError('CERT_INVALID', 'Vault issued a certificate without a private key');
     keyPem = issued.privateKey;
   }
+  // The same rule as a reuse at restart (agent.ts): a chain Vault does not vouch
+  // for now is refused here too, rather than written and re-issued at every start.
   const bundle = assembleBundle({
     pemText: [issued.certificate, ...issued.caChain, keyPem].join('\n'),
-    extraRoots: await roots,
+    trustedRoots: await roots,
   });
   const found = problems(bundle, { expectedId: id, now: o.now() });
   if (found.length) {
-    throw new AgentError('CERT_INVALID', `refusing the certificate Vault issued (serial ${issued.serial}): ${found.map((p) => p.message).join('; ')}`);
+    const hint = found.some((p) => p.check === 'chain') ? ' (trusted: the issuers of --root-mount and the root of --pki-mount\'s default issuer)' : '';
+    throw new AgentError('CERT_INVALID', `refusing the certificate Vault issued (serial ${issued.serial}): ${found.map((p) => p.message).join('; ')}${hint}`);
   }
   return bundle;
 }

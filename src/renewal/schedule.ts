@@ -37,6 +37,10 @@ export const DEFAULT_BACKOFF: BackoffPolicy = { baseMs: 1_000, capMs: 5 * 60_000
  * Never below a tenth of the base, so a burst of failures cannot spin.
  */
 export function backoffDelay(attempt: number, random: number, policy: BackoffPolicy = DEFAULT_BACKOFF): number {
-  const ceiling = Math.min(policy.capMs, policy.baseMs * 2 ** Math.min(attempt, 30));
-  return Math.max(policy.baseMs / 10, Math.floor(ceiling * random));
+  return Math.max(policy.baseMs / 10, Math.floor(backoffCeiling(attempt, policy) * random));
+}
+
+/** The longest delay `backoffDelay` can pick for `attempt`: one backoff step. */
+export function backoffCeiling(attempt: number, policy: BackoffPolicy = DEFAULT_BACKOFF): number {
+  return Math.min(policy.capMs, policy.baseMs * 2 ** Math.min(attempt, 30));
 }

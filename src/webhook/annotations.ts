@@ -12,6 +12,7 @@ export const ANNOTATIONS = {
   rootMount: { key: `${PREFIX}root-mount`, doc: 'Vault PKI mount whose issuers are all trusted roots, written as the bundle (agent default `pki`)' },
   authMount: { key: `${PREFIX}auth-mount`, doc: 'Vault Kubernetes-auth mount (default `kubernetes`)' },
   ttl: { key: `${PREFIX}ttl`, doc: 'requested certificate lifetime, a duration such as `24h` or `90m` (default `24h`)' },
+  bundleRefresh: { key: `${PREFIX}bundle-refresh`, doc: 'how often the sidecar re-reads the root mount\'s issuers for the trust bundle, a duration such as `5m` or `30s` (agent default `5m`); keep it below bootstrap\'s `rotation.propagation` (docs/rotation.md)' },
   trustDomain: { key: `${PREFIX}trust-domain`, doc: 'SPIFFE trust domain (default `cluster.local`)' },
   layout: { key: `${PREFIX}layout`, doc: '`istio` (default), `spiffe` or `tls`: the file names written' },
   mode: { key: `${PREFIX}mode`, doc: '`issue` (Vault makes the key, default) or `sign` (the key never leaves the pod)' },

@@ -5,10 +5,16 @@ import { readFileSync, watchFile, unwatchFile } from 'node:fs';
 import type { Logger } from '../log/log.ts';
 import { startAutoTls, type AutoTls } from './autotls.ts';
 import type { WebhookDefaults } from './defaults.ts';
-import { startServer, type WebhookServer } from './server.ts';
+import { startServer, type ConnectionLimits, type WebhookServer } from './server.ts';
 
 export type TlsSource =
-  | { kind: 'files'; certFile: string; keyFile: string }
+  | {
+      kind: 'files';
+      certFile: string;
+      keyFile: string;
+      /** how often both files are checked for a change (default 10 s) */
+      reloadIntervalMs?: number;
+    }
   | {
       kind: 'auto';
       hosts: readonly string[];
@@ -29,6 +35,8 @@ export interface WebhookOptions {
   /** request bounds (tests shorten them) */
   maxBodyBytes?: number;
   bodyTimeoutMs?: number;
+  /** silent-connection timeouts and the connection cap; SERVER_DEFAULTS where absent */
+  connections?: Partial<ConnectionLimits>;
 }
 
 export interface RunningWebhook {
@@ -61,26 +69,29 @@ export async function startWebhook(opts: WebhookOptions): Promise<RunningWebhook
     log,
     ...(opts.maxBodyBytes ? { maxBodyBytes: opts.maxBodyBytes } : {}),
     ...(opts.bodyTimeoutMs ? { bodyTimeoutMs: opts.bodyTimeoutMs } : {}),
+    ...opts.connections,
   });
-  if (tls.kind === 'files') {
-    // A mounted Secret (cert-manager) changes under us: reload it in place.
-    const reload = (): void => {
-      try {
-        server?.setCredentials(readFileSync(tls.certFile, 'utf8'), readFileSync(tls.keyFile, 'utf8'));
-        log.info({ cert: tls.certFile }, 'serving certificate reloaded');
-      } catch (err) {
-        log.warn({ err: (err as Error).message }, 'reloading the serving certificate failed; keeping the previous one');
-      }
-    };
-    watchFile(tls.certFile, { interval: 10_000 }, reload);
-  }
+  // A mounted Secret (cert-manager) changes under us: reload it in place.
+  // Both files are watched: when they are replaced one after the other, the
+  // check between the two sees a pair that does not match (kept out), and
+  // the second change brings the matching pair in.
+  const watched = tls.kind === 'files' ? [tls.certFile, tls.keyFile] : [];
+  const reload = (): void => {
+    try {
+      server?.setCredentials(readFileSync(watched[0]!, 'utf8'), readFileSync(watched[1]!, 'utf8'));
+      log.info({ cert: watched[0] }, 'serving certificate reloaded');
+    } catch (err) {
+      log.warn({ err: (err as Error).message }, 'reloading the serving certificate failed; keeping the previous one');
+    }
+  };
+  if (tls.kind === 'files') for (const file of watched) watchFile(file, { interval: tls.reloadIntervalMs ?? 10_000 }, reload);
   log.info({ url: server.url, tls: tls.kind, nativeSidecar: opts.defaults.nativeSidecar, image: opts.defaults.image }, 'webhook serving');
   return {
     url: server.url,
     port: server.port,
     close: async () => {
       auto?.stop();
-      if (tls.kind === 'files') unwatchFile(tls.certFile);
+      for (const file of watched) unwatchFile(file, reload);
       await server?.close();
     },
   };

@@ -16,6 +16,8 @@ export interface InjectConfig {
   /** absent: the agent's own default */
   rootMount?: string;
   ttl: string;
+  /** absent: the agent's own default (run only) */
+  bundleRefresh?: string;
   trustDomain: string;
   layout: Layout;
   mode: Mode;
@@ -94,6 +96,12 @@ export function parseAnnotations(annotations: Readonly<Record<string, string>>, 
     bad('ttl', ttl, 'is not a duration of at least one minute; write it like 24h, 90m or 1h30m');
   }
 
+  const bundleRefresh = get('bundleRefresh');
+  // 1 s floor: each refresh is a Vault read per root issuer, from every pod
+  if (bundleRefresh !== undefined && (parseDuration(bundleRefresh) ?? 0) < 1) {
+    bad('bundleRefresh', bundleRefresh, 'is not a duration of at least one second; write it like 5m or 30s');
+  }
+
   const layout = get('layout') ?? defaults.layout;
   if (!['istio', 'spiffe', 'tls'].includes(layout)) bad('layout', layout, 'is not a layout; use istio, spiffe or tls');
   const mode = get('mode') ?? defaults.mode;
@@ -157,6 +165,7 @@ export function parseAnnotations(annotations: Readonly<Record<string, string>>, 
     pkiRole,
     ...(rootMount !== undefined ? { rootMount } : {}),
     ttl,
+    ...(bundleRefresh !== undefined ? { bundleRefresh } : {}),
     trustDomain,
     layout: layout as Layout,
     mode: mode as Mode,

@@ -53,6 +53,7 @@ export function agentArgs(verb: 'init' | 'run', config: InjectConfig, defaults: 
     `--trust-domain=${config.trustDomain}`,
     ...config.dnsSans.map((san) => `--dns-san=${san}`),
     `--ttl=${config.ttl}`,
+    ...(defaults.graceRatio !== undefined ? [`--grace-ratio=${defaults.graceRatio}`] : []),
     `--layout=${config.layout}`,
     `--out-dir=${config.outDir}`,
     ...(pod.fsGroup !== undefined ? [`--key-group=${pod.fsGroup}`] : []),
@@ -60,6 +61,7 @@ export function agentArgs(verb: 'init' | 'run', config: InjectConfig, defaults: 
   ];
   if (verb === 'run') {
     args.push(`--listen=:${defaults.metricsPort}`);
+    if (config.bundleRefresh) args.push(`--bundle-refresh=${config.bundleRefresh}`);
     if (config.onRotateSignal) args.push(`--on-rotate-signal=${config.onRotateSignal}`);
     if (config.signalProcess) args.push(`--signal-process=${config.signalProcess}`);
     if (config.signalPidFile) args.push(`--signal-pid-file=${config.signalPidFile}`);

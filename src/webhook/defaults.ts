@@ -20,6 +20,8 @@ export interface WebhookDefaults {
   pkiMount: string;
   pkiRole: string;
   ttl: string;
+  /** the agents' --grace-ratio, set with --outage-budget (docs/edge.md); absent: the agent's own default */
+  graceRatio?: number;
   trustDomain: string;
   layout: string;
   mode: string;

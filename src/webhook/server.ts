@@ -10,7 +10,7 @@ import { webhookMetrics, type WebhookMetrics } from '../metrics/webhook-metrics.
 import type { WebhookDefaults } from './defaults.ts';
 import { review } from './review.ts';
 
-export interface ServerOptions {
+export interface ServerOptions extends Partial<ConnectionLimits> {
   host: string;
   port: number;
   cert: string;
@@ -23,16 +23,20 @@ export interface ServerOptions {
   maxBodyBytes?: number;
   /** time allowed to receive the whole body */
   bodyTimeoutMs?: number;
+}
+
+/** Bounds on connections that never speak and on their number (flags --handshake-timeout, --idle-timeout, --max-connections). */
+export interface ConnectionLimits {
   /** a connection that has not finished its TLS handshake within this is closed */
-  handshakeTimeoutMs?: number;
+  handshakeTimeoutMs: number;
   /** a connection that sends nothing (no request, or nothing between requests) for this long is closed */
-  idleTimeoutMs?: number;
+  idleTimeoutMs: number;
   /** connections beyond this are closed at once, before the handshake (file descriptors and memory stay bounded) */
-  maxConnections?: number;
+  maxConnections: number;
 }
 
 /** The apiserver keeps at most a few connections per replica; idle ones are re-opened cheaply. */
-export const SERVER_DEFAULTS = { handshakeTimeoutMs: 10_000, idleTimeoutMs: 30_000, maxConnections: 2_048 } as const;
+export const SERVER_DEFAULTS: Readonly<ConnectionLimits> = Object.freeze({ handshakeTimeoutMs: 10_000, idleTimeoutMs: 30_000, maxConnections: 2_048 });
 
 export interface WebhookServer {
   url: string;

@@ -17,11 +17,18 @@ export interface FaultProxy {
   faultsLeft?: number;
   /** requests seen per path prefix, for assertions */
   seen: string[];
+  /**
+   * The link goes down: the listener closes and every open connection with
+   * it, so the agent meets the kernel's own ECONNREFUSED (no fake answer).
+   */
+  unplug(): Promise<void>;
+  /** The link is back: listening again on the same address. */
+  plug(): Promise<void>;
   close(): Promise<void>;
 }
 
 export async function faultProxy(opts: { upstream: string; caPem: string; tls: { cert: string; key: string }; slowMs?: number }): Promise<FaultProxy> {
-  const proxy: FaultProxy = { addr: '', mode: 'pass', seen: [], close: async () => undefined };
+  const proxy: FaultProxy = { addr: '', mode: 'pass', seen: [], unplug: async () => undefined, plug: async () => undefined, close: async () => undefined };
   const upstream = new URL(opts.upstream);
   const injected = () => {
     if (proxy.faultsLeft !== undefined && --proxy.faultsLeft <= 0) {
@@ -66,10 +73,13 @@ export async function faultProxy(opts: { upstream: string; caPem: string; tls: {
   });
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()));
   proxy.addr = `https://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  const port = (server.address() as AddressInfo).port;
   proxy.close = () =>
     new Promise((r) => {
       server.closeAllConnections();
       server.close(() => r());
     });
+  proxy.unplug = proxy.close;
+  proxy.plug = () => new Promise<void>((r) => server.listen(port, '127.0.0.1', () => r()));
   return proxy;
 }

@@ -4,6 +4,7 @@
 // raw file audit device to count what the agent asked for.
 
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
+import { existsSync } from 'node:fs';
 import { mkdtemp, readFile, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -12,7 +13,13 @@ import { reviewer, saToken, serviceAccount, stack, uniqueName, vault as stackVau
 import { vaultApi } from '../ground/stack/vault.ts';
 
 const run = promisify(execFile);
-export const CLI = resolve(import.meta.dirname, '../../dist/cli/main.js');
+// The sources, run by Node 24's type stripping like every other test's CLI: one
+// way to run the program, and no build step a test could run against stale.
+// (test/webhook/injected-init.test.ts runs dist/ on purpose: what the image runs.)
+export const CLI = resolve(import.meta.dirname, '../../src/cli/main.ts');
+/** The Node 24 that `npm install` brings (it strips types), whatever Node started vitest. */
+const PINNED_NODE = resolve(import.meta.dirname, '../../node_modules/.bin/node');
+export const NODE = existsSync(PINNED_NODE) ? PINNED_NODE : process.execPath;
 
 export interface MeshPki {
   ns: string;
@@ -138,7 +145,7 @@ export const cleanEnv = (): NodeJS.ProcessEnv => {
 
 export async function runCli(args: string[], env: NodeJS.ProcessEnv = cleanEnv()): Promise<{ code: number; stdout: string; stderr: string }> {
   try {
-    const { stdout, stderr } = await run(process.execPath, [CLI, ...args], { env, timeout: 90_000 });
+    const { stdout, stderr } = await run(NODE, [CLI, ...args], { env, timeout: 90_000 });
     return { code: 0, stdout, stderr };
   } catch (err) {
     const e = err as { code?: number; stdout?: string; stderr?: string };
@@ -147,7 +154,7 @@ export async function runCli(args: string[], env: NodeJS.ProcessEnv = cleanEnv()
 }
 
 export function spawnCli(args: string[], env: NodeJS.ProcessEnv = cleanEnv()): ChildProcess & { output: () => string } {
-  const child = spawn(process.execPath, [CLI, ...args], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(NODE, [CLI, ...args], { env, stdio: ['ignore', 'pipe', 'pipe'] });
   let out = '';
   child.stdout!.on('data', (d) => (out += d));
   child.stderr!.on('data', (d) => (out += d));

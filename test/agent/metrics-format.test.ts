@@ -10,7 +10,7 @@ import { createCa, issueServing } from '../../src/webhook/tls.ts';
 import { ensurePeer } from '../ground/peers/build.ts';
 import { freePort } from '../ground/stack/process.ts';
 import { admissionReview, typicalPod } from '../webhook/fixtures.ts';
-import { agentArgs, CLI, meshPki, spawnCli } from './fixture.ts';
+import { agentArgs, CLI, meshPki, NODE, spawnCli } from './fixture.ts';
 import { scrape, stopGracefully, waitFor } from './wait.ts';
 
 let promtool: string;
@@ -77,7 +77,7 @@ describe('/metrics in the Prometheus text format', () => {
     await writeFile(join(dir, 'tls.key'), serving.keyPem);
     const port = await freePort();
     const args = ['webhook', `--listen=127.0.0.1:${port}`, `--tls-cert=${join(dir, 'tls.crt')}`, `--tls-key=${join(dir, 'tls.key')}`, '--image=vpa:test', '--vault-addr=https://vault:8200', '--native-sidecar=true'];
-    const child = spawn(process.execPath, [CLI, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(NODE, [CLI, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
     children.push(child);
     let logs = '';
     child.stdout!.on('data', (d) => (logs += d));

@@ -3,12 +3,13 @@
 // health, a clean SIGTERM, and logs without secrets.
 
 import { X509Certificate, createPrivateKey } from 'node:crypto';
-import { mkdtemp, readFile, readlink, rm, unlink } from 'node:fs/promises';
+import { mkdtemp, readFile, readlink, rm, unlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { freePort } from '../ground/stack/process.ts';
 import { agentArgs, auditRequests, meshPki, spawnCli, type MeshPki } from './fixture.ts';
+import { auditedIssues, plannedRenewals, planRecorder } from './renewal-timing.ts';
 import { waitFor, scrape, stopGracefully } from './wait.ts';
 
 let m: MeshPki;
@@ -34,12 +35,14 @@ async function snapshotPair(dir: string): Promise<'match' | 'mismatch' | 'none'>
 }
 
 describe('run', () => {
-  it('renews at the grace point ± jitter, and a concurrent reader sees 0 key/cert mismatches over 20 rotations', async () => {
+  it('plans each renewal for when 50% ± 5% of the lifetime is left (--grace-ratio 0.5 --jitter 0.05) and asks no earlier, and a concurrent reader sees 0 key/cert mismatches over 20 rotations', async () => {
     const dir = await mkdtemp(join(tmpdir(), 'vpa-run-'));
     const port = await freePort();
+    const started = Date.now();
     const child = spawnCli(['run', ...agentArgs(m, dir, ['--ttl=4s', '--grace-ratio=0.5', '--jitter=0.05', `--listen=127.0.0.1:${port}`])]);
     children.push(child);
-    const serials: { serial: string; seenAt: number; notBefore: number; notAfter: number }[] = [];
+    const plans = planRecorder(port);
+    const serials: string[] = [];
     let mismatches = 0;
     let reads = 0;
     await waitFor(async () => {
@@ -48,27 +51,27 @@ describe('run', () => {
       if (pair !== 'none') reads++;
       const pem = await readFile(join(dir, 'cert-chain.pem'), 'utf8').catch(() => '');
       if (pem) {
-        const c = new X509Certificate(pem);
-        if (serials.at(-1)?.serial !== c.serialNumber) {
-          serials.push({ serial: c.serialNumber, seenAt: Date.now(), notBefore: Date.parse(c.validFrom), notAfter: Date.parse(c.validTo) });
-        }
+        const serial = new X509Certificate(pem).serialNumber;
+        if (serials.at(-1) !== serial) serials.push(serial);
       }
       return serials.length >= 21;
     }, { timeoutMs: 150_000, intervalMs: 5, what: () => `21 certificates (have ${serials.length}); agent said:\n${child.output().slice(-2000)}` });
     expect(mismatches).toBe(0);
     expect(reads).toBeGreaterThan(200);
-    // Each new certificate appeared when the previous one had 50% ± 5% of its lifetime left
-    // (plus the reader's polling and the issuance round trip). The lifetime counts from
-    // receipt: Vault backdates notBefore by not_before_duration (see Agent.validFrom).
-    for (let i = 2; i < serials.length; i++) {
-      const prev = serials[i - 1]!;
-      const lifetime = prev.notAfter - Math.max(prev.notBefore, prev.seenAt);
-      const leftShare = (prev.notAfter - serials[i]!.seenAt) / lifetime;
-      // Generous both ways: the reader's own polling delay on a loaded CI box shifts
-      // seenAt by up to a few hundred ms of a 4 s lifetime.
-      expect(leftShare).toBeGreaterThan(0.45 - 0.25);
-      expect(leftShare).toBeLessThanOrEqual(0.55 + 0.07);
+    // Each renewal was planned for when 50% ± 5% (the jitter) of the certificate's
+    // lifetime was left, and asked for no earlier. The lifetime counts from Vault's
+    // answer, a moment before the agent's receipt (its Agent.validFrom), which can only
+    // lower the share: the window is the jitter's, widened by 0.02 downwards alone.
+    const renewals = plannedRenewals(await auditedIssues(m, started), await plans.stop());
+    expect(renewals.length, 'plans seen in /metrics').toBeGreaterThanOrEqual(15);
+    for (const r of renewals) {
+      expect(r.shareLeft, JSON.stringify(renewals)).toBeGreaterThan(0.45 - 0.02);
+      expect(r.shareLeft, JSON.stringify(renewals)).toBeLessThanOrEqual(0.55);
     }
+    // Vault's clock is this machine's; the audit log has ns, the gauge ms: 1 ms of rounding.
+    const askedAfter = renewals.flatMap((r) => (r.askedAfterMs === undefined ? [] : [r.askedAfterMs]));
+    expect(askedAfter.length).toBeGreaterThanOrEqual(14);
+    expect(Math.min(...askedAfter), JSON.stringify(renewals)).toBeGreaterThanOrEqual(-1);
     const metrics = await scrape(port, '/metrics');
     expect(metrics).toMatch(/vault_pki_agent_renewals_total\{result="success"\} \d+/);
     expect(metrics).toMatch(/vault_pki_agent_cert_expiry_timestamp_seconds \d+/);
@@ -95,6 +98,24 @@ describe('run', () => {
     });
     expect((await auditRequests(long, `${long.pkiMount}/issue/`)).length).toBe(issued);
     expect(await scrape(port, '/metrics')).toMatch(/vault_pki_agent_self_heal_total 1/);
+  });
+
+  it('rewrites a file edited in place from memory without a new issue call', async () => {
+    const long = await meshPki();
+    const dir = await mkdtemp(join(tmpdir(), 'vpa-edit-'));
+    const port = await freePort();
+    const child = spawnCli(['run', ...agentArgs(long, dir, [`--listen=127.0.0.1:${port}`])]);
+    children.push(child);
+    await waitFor(async () => (await scrape(port, '/readyz').catch(() => '')) === 'ready\n', { what: () => child.output() });
+    const issued = (await auditRequests(long, `${long.pkiMount}/issue/`)).length;
+    const before = await readFile(join(dir, 'cert-chain.pem'), 'utf8');
+    // Through the symlink into the current `..data` folder: the set on disk no longer matches memory.
+    await writeFile(join(dir, 'cert-chain.pem'), `${before}# edited by hand\n`);
+    expect(await readFile(join(dir, 'cert-chain.pem'), 'utf8')).not.toBe(before);
+    await waitFor(async () => (await readFile(join(dir, 'cert-chain.pem'), 'utf8').catch(() => '')) === before && /self_heal_total 1/.test(await scrape(port, '/metrics')), {
+      what: () => child.output(),
+    });
+    expect((await auditRequests(long, `${long.pkiMount}/issue/`)).length).toBe(issued);
   });
 
   it('stops within 1 s of SIGTERM with exit 0 and a whole credential set', async () => {
@@ -125,11 +146,10 @@ describe('run', () => {
     expect(log).not.toMatch(/PRIVATE KEY/);
     expect(log).not.toMatch(/hvs\.[A-Za-z0-9_-]{20,}/);
     const responses = (await readFile(m.auditFile, 'utf8')).split('\n').filter((l) => l.includes('"type":"response"') && l.includes(`auth/${m.authMount}/login`));
-    for (const r of responses) {
-      const token = JSON.parse(r).auth?.client_token;
-      if (token) expect(log).not.toContain(token);
-    }
+    const tokens = responses.map((r) => JSON.parse(r).auth?.client_token).filter(Boolean);
     expect(logins.length).toBeGreaterThan(0);
+    expect(tokens.length).toBeGreaterThan(0);
+    for (const token of tokens) expect(log).not.toContain(token);
     expect(log).toMatch(/"level":"debug"/);
   });
 });

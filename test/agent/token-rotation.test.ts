@@ -56,6 +56,8 @@ describe('projected token rotation', () => {
       what: () => child.output(),
     });
     expect(await scrape(port, '/readyz')).not.toBe('ready\n');
+    // Alive all the same: /healthz is the process, /readyz the certificate.
+    expect(await scrape(port, '/healthz')).toBe('ok\n');
 
     const fresh = await saToken(m.ns, m.sa);
     await volume.swap(fresh);

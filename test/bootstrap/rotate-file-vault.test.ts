@@ -3,12 +3,13 @@
 // without a second new root or intermediate, and a phase out of order or too
 // early is refused (exit 1, naming the phase and the time left) with zero
 // writes as Vault's audit log counts them.
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { isAgentError } from '../../src/errors.ts';
 import { serviceAccount, uniqueName } from '../ground/context.ts';
 import { auditedWrites as audited, auditLength as length, stopAfter as stopWhen, useFileVault } from './file-vault-fixture.ts';
 import { bootstrap, call, isolatedConfig, planLines } from './helpers.ts';
-import { rotate, status } from './rotate-helpers.ts';
+import { offlineRoot, rotate, signInto, status } from './rotate-helpers.ts';
 
 const ns = uniqueName('rot-fv');
 const f = useFileVault(() => serviceAccount(ns, 'app'));
@@ -31,7 +32,8 @@ describe('bootstrap rotate on a file-storage Vault', () => {
     expect(await keyedIssuers(names.int)).toHaveLength(2);
 
     const resumed = await rotate(f.target, config, { scope: 'intermediate' });
-    expect(planLines(resumed.lines).map((l) => l.slice(0, 2))).toEqual(['= ', '~ ', '~ ']);
+    // the first line: no previous intermediate to retire yet
+    expect(planLines(resumed.lines).map((l) => l.slice(0, 2))).toEqual(['= ', '= ', '~ ', '~ ']);
     const after = await keyedIssuers(names.int);
     expect(after).toHaveLength(2);
     expect(after.filter((i) => /^intermediate-s\d+$/.test(i.issuer_name))).toHaveLength(1);
@@ -53,6 +55,28 @@ describe('bootstrap rotate on a file-storage Vault', () => {
     expect(planLines(resumed.lines).map((l) => l.slice(0, 2))).toEqual(['= ', '~ ']);
     const roots = await keyedIssuers(names.root);
     expect(roots.map((r) => r.issuer_name).sort()).toEqual(['root', expect.stringMatching(/^next-root-p\d+$/)].sort());
+    expect((await status(f.target, config))[0]).toMatch(/: prepared$/);
+  });
+
+  it('an offline-root prepare stopped after set-signed (new root imported, not yet named) completes on re-run without a second import', async () => {
+    const { config, names } = await isolatedConfig([ns], (n) => ({ root: { mode: 'external', csrFile: join(n.dir, 'int.csr'), chainFile: join(n.dir, 'chain.pem') } }));
+    await bootstrap(f.target, config);
+    await offlineRoot(names.dir, 'a');
+    await signInto(names.dir, 'a', 'int.csr');
+    await bootstrap(f.target, config);
+    expect((await rotate(f.target, config, { scope: 'root', phase: 'prepare' })).halted).toMatch(/NEW offline root/);
+    await offlineRoot(names.dir, 'b');
+    await signInto(names.dir, 'b', 'int.csr');
+
+    const err = await rotate(f.target, config, { scope: 'root', phase: 'prepare', wrap: stopAfter('set-signed') }).catch((e: unknown) => e);
+    expect(isAgentError(err, 'VAULT_UNREACHABLE')).toBe(true);
+    await f.fv.start();
+    const issuers = async () => Object.values((await call(f.target, 'LIST', `${names.int}/issuers`)).data.key_info as Record<string, { key_id: string; issuer_name: string }>);
+    expect(await issuers()).toHaveLength(4); // both intermediates and both roots' certificates
+
+    const resumed = await rotate(f.target, config, { scope: 'root', phase: 'prepare' });
+    expect(planLines(resumed.lines).map((l) => l.slice(0, 2))).toEqual(['= ', '+ ', '~ ']);
+    expect((await issuers()).map((i) => i.issuer_name).sort()).toEqual(['', '', 'next-intermediate', expect.stringMatching(/^next-root-p\d+$/)]);
     expect((await status(f.target, config))[0]).toMatch(/: prepared$/);
   });
 

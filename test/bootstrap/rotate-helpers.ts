@@ -7,6 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import tls from 'node:tls';
 import type { BootstrapConfig } from '../../src/bootstrap/config.ts';
+import type { KubeApi } from '../../src/bootstrap/kube.ts';
 import { runRotate, type Phase, type Scope } from '../../src/bootstrap/rotate/run.ts';
 import { rotationStatus } from '../../src/bootstrap/rotate/status.ts';
 import { bootstrapVault } from '../../src/bootstrap/vault.ts';
@@ -16,18 +17,18 @@ import { spawnCli } from '../agent/fixture.ts';
 import { stopGracefully } from '../agent/wait.ts';
 import { saToken, stack } from '../ground/context.ts';
 import { freePort } from '../ground/stack/process.ts';
-import { testKube, type Names, type Run, type Target } from './helpers.ts';
+import { openssl, testKube, type Names, type Run, type Target } from './helpers.ts';
 
 export async function rotate(
   target: Target,
   config: BootstrapConfig,
-  o: { scope: Scope; phase?: Phase; force?: boolean; dryRun?: boolean; wrap?: (h: VaultClient) => VaultClient },
+  o: { scope: Scope; phase?: Phase; force?: boolean; dryRun?: boolean; wrap?: (h: VaultClient) => VaultClient; kube?: () => Promise<KubeApi> },
 ): Promise<Run> {
   let http = createVaultClient({ address: target.addr, caPem: target.caPem });
   if (o.wrap) http = o.wrap(http);
   const vault = bootstrapVault(http, target.token);
   const lines: string[] = [];
-  const result = await runRotate({ config, vault, kube: testKube, dryRun: o.dryRun ?? false, out: (l) => lines.push(l), scope: o.scope, phase: o.phase, force: o.force });
+  const result = await runRotate({ config, vault, kube: o.kube ?? testKube, dryRun: o.dryRun ?? false, out: (l) => lines.push(l), scope: o.scope, phase: o.phase, force: o.force });
   return { ...result, lines, writes: vault.writes };
 }
 
@@ -154,4 +155,18 @@ async function handshake(server: CredentialSet, client: CredentialSet): Promise<
   } finally {
     srv.close();
   }
+}
+
+/** A root made by openssl alone in `dir` (its key never enters Vault); returns its PEM. */
+export async function offlineRoot(dir: string, name: string): Promise<string> {
+  await openssl(['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-384', '-nodes', '-keyout', `${name}.key`, '-out', `${name}.pem`, '-days', '3650', '-subj', `/CN=offline ${name}`,
+    '-addext', 'basicConstraints=critical,CA:true', '-addext', 'keyUsage=critical,keyCertSign,cRLSign'], dir);
+  return readFile(join(dir, `${name}.pem`), 'utf8');
+}
+
+/** Signs the CSR file `csr` in `dir` with root `name` as a path-length-0 CA: `int-<name>.pem`, and chain.pem (intermediate, then root). */
+export async function signInto(dir: string, name: string, csr: string): Promise<void> {
+  await writeFile(join(dir, 'int.ext'), 'basicConstraints=critical,CA:true,pathlen:0\nkeyUsage=critical,keyCertSign,cRLSign\nsubjectKeyIdentifier=hash\nauthorityKeyIdentifier=keyid\n');
+  await openssl(['x509', '-req', '-in', csr, '-CA', `${name}.pem`, '-CAkey', `${name}.key`, '-CAcreateserial', '-days', '1000', '-extfile', 'int.ext', '-out', `int-${name}.pem`], dir);
+  await writeFile(join(dir, 'chain.pem'), (await readFile(join(dir, `int-${name}.pem`), 'utf8')) + (await readFile(join(dir, `${name}.pem`), 'utf8')));
 }

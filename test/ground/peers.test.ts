@@ -5,7 +5,7 @@ import { copyFile, mkdtemp, mkdir, truncate, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { ensurePeer, peerDir } from './peers/build.ts';
+import { ensurePeer, PeerBuildError, peerDir } from './peers/build.ts';
 import { RECIPES } from './peers/recipes.ts';
 import { parseGoMod, wrapperGoMod } from './peers/wrapper.ts';
 
@@ -88,10 +88,20 @@ describe('the peer cache', () => {
     }
   });
 
-  it('fails with the proxy refusal named when a peer cannot be fetched here', async () => {
+  it("asks the module proxy for a peer it cannot serve, and fails with the proxy's own answer", async () => {
+    // OpenBao is what this machine's proxy refuses (403). Nothing in the builder says
+    // so: the module path, the URL and the status below can only come from Go asking.
     const cache = await mkdtemp(join(tmpdir(), 'vpa-cache-'));
-    process.env.XDG_CACHE_HOME = cache;
-    await expect(ensurePeer('openbao', () => {})).rejects.toThrow(/OpenBao cannot be built on this machine.*403/s);
-    await rm(cache, { recursive: true, force: true });
+    try {
+      process.env.XDG_CACHE_HOME = cache;
+      const lines: string[] = [];
+      const err = await ensurePeer('openbao', (l) => lines.push(l)).catch((e: unknown) => e);
+      expect(err).toBeInstanceOf(PeerBuildError);
+      expect((err as PeerBuildError).step).toBe('read upstream go.mod');
+      expect((err as PeerBuildError).detail).toMatch(/^github\.com\/openbao\/openbao@v2\.4\.3: reading https?:\/\/\S+\/github\.com\/openbao\/openbao\/@v\/v2\.4\.3\.info: 403 Forbidden/);
+      expect(lines.join('\n')).toMatch(/openbao v2\.4\.3: read upstream go\.mod …/);
+    } finally {
+      await rm(cache, { recursive: true, force: true });
+    }
   });
 });

@@ -111,10 +111,13 @@ describe('an http:// Vault address off loopback is refused unless --allow-insecu
     const offLoopback = `http://${ownNonLoopbackIPv4()}:${vault.port}`;
     const before = vault.connections;
     const env = { VAULT_TOKEN: 'not-a-real-token' };
-    const refused = await cli(['bootstrap', `--vault-addr=${offLoopback}`, '--dry-run'], { env });
+    // a config whose login could work (the defaults' namespace selector needs a reviewer: refused before any connection)
+    const config = join(await mkdtemp(join(tmpdir(), 'vpa-exit2-')), 'bootstrap.yaml');
+    await writeFile(config, 'kubernetesAuth:\n  vaultInCluster: true\n');
+    const refused = await cli(['bootstrap', `--vault-addr=${offLoopback}`, '--dry-run', `--config=${config}`], { env });
     expectOneLineExit2(refused, /Vault address http:\/\/\S+: plain http:\/\/ .*--allow-insecure-http/);
     expect(vault.connections).toBe(before);
-    await cli(['bootstrap', `--vault-addr=${offLoopback}`, '--dry-run', '--allow-insecure-http'], { env, until: () => vault.connections > before });
+    await cli(['bootstrap', `--vault-addr=${offLoopback}`, '--dry-run', '--allow-insecure-http', `--config=${config}`], { env, until: () => vault.connections > before });
     expect(vault.connections).toBeGreaterThan(before);
   });
 

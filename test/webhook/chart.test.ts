@@ -6,6 +6,7 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { ensurePeer } from '../ground/peers/build.ts';
 import { CHART, helmTemplate } from './helm.ts';
 import { kubectl, uniqueName } from '../ground/context.ts';
+import { SERVER_DEFAULTS } from '../../src/webhook/server.ts';
 
 const run = promisify(execFile);
 const FULL = ['--set', 'bootstrap.enabled=true', '--set', 'bootstrap.vaultTokenSecret.name=vault-token', '--set', 'prometheusRule.enabled=true', '--set', 'vault.caConfigMap.name=vault-ca'];
@@ -67,6 +68,8 @@ describe('helm chart', () => {
         'job.batch',
         'poddisruptionbudget.policy',
         'mutatingwebhookconfiguration.admissionregistration.k8s.io',
+        'validatingadmissionpolicy.admissionregistration.k8s.io',
+        'validatingadmissionpolicybinding.admissionregistration.k8s.io',
         'prometheusrule.monitoring.coreos.com',
       ]),
     );
@@ -89,7 +92,19 @@ describe('helm chart', () => {
     'an http:// Vault address unless vault.allowInsecureHttp=true': [['--set', 'vault.addr=http://vault.vault.svc:8200'], /addr.*(does not match|pattern)/s],
     'a malformed certificate lifetime': [['--set', 'webhook.tls.certLifetime=one day'], /certLifetime/],
     'bootstrap without its token Secret': [['--set', 'bootstrap.enabled=true'], /bootstrap\.vaultTokenSecret\.name/],
+    'a malformed idle timeout': [['--set', 'webhook.connections.idleTimeout=soon'], /idleTimeout.*(does not match|pattern)/s],
+    'zero connections': [['--set', 'webhook.connections.maxConnections=0'], /maxConnections.*(minimum|must be >= 1)/s],
   };
+  it('passes the connection limits to the webhook: by default the server defaults, otherwise the values', async () => {
+    const args = (text: string) => text.split('\n').map((l) => l.trim()).filter((l) => /^- --(handshake-timeout|idle-timeout|max-connections)=/.test(l));
+    expect(args(await template('vpa', []))).toEqual([
+      `- --handshake-timeout=${SERVER_DEFAULTS.handshakeTimeoutMs / 1000}s`,
+      `- --idle-timeout=${SERVER_DEFAULTS.idleTimeoutMs / 1000}s`,
+      `- --max-connections=${SERVER_DEFAULTS.maxConnections}`,
+    ]);
+    const set = ['--set', 'webhook.connections.handshakeTimeout=5s', '--set', 'webhook.connections.idleTimeout=2m', '--set', 'webhook.connections.maxConnections=100000'];
+    expect(args(await template('vpa', set))).toEqual(['- --handshake-timeout=5s', '- --idle-timeout=2m', '- --max-connections=100000']);
+  });
   it('values.schema.json accepts an http:// Vault address only with vault.allowInsecureHttp=true', async () => {
     const text = await template('vpa', ['--set', 'vault.addr=http://vault.vault.svc:8200', '--set', 'vault.allowInsecureHttp=true']);
     expect(text).toContain('--vault-addr=http://vault.vault.svc:8200');

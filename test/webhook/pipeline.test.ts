@@ -133,6 +133,13 @@ describe('webhook pipeline', () => {
     expect(result.spec!.initContainers![0]!.securityContext!.runAsGroup).toBe(1337);
   });
 
+  it('passes a bundle refresh interval to the sidecar only (init never refreshes)', () => {
+    const pod = typicalPod({ [ANNOTATIONS.bundleRefresh.key]: '20s' });
+    const [init, sidecar] = apply(pod, ops(mutatePod(pod, 'shop', TEST_DEFAULTS))).spec!.initContainers!;
+    expect(sidecar!.args).toContain('--bundle-refresh=20s');
+    expect(init!.args!.some((a) => a.startsWith('--bundle-refresh'))).toBe(false);
+  });
+
   it('passes a process name to signal to the sidecar only', () => {
     const pod = typicalPod({ [ANNOTATIONS.onRotateSignal.key]: 'SIGUSR1', [ANNOTATIONS.signalProcess.key]: 'envoy' });
     const result = apply(pod, ops(mutatePod(pod, 'shop', TEST_DEFAULTS)));
@@ -184,6 +191,8 @@ describe('annotation validation', () => {
   const cases: Record<string, [Record<string, string>, RegExp]> = {
     'a ttl that is not a duration is refused, naming the annotation': [{ [ANNOTATIONS.ttl.key]: 'tomorrow' }, /annotation vault-pki-agent\.io\/ttl: "tomorrow" is not a duration/],
     'a ttl under a minute is refused': [{ [ANNOTATIONS.ttl.key]: '30s' }, /vault-pki-agent\.io\/ttl: "30s"/],
+    'a bundle refresh that is not a duration is refused, naming the annotation': [{ [ANNOTATIONS.bundleRefresh.key]: 'often' }, /annotation vault-pki-agent\.io\/bundle-refresh: "often" is not a duration/],
+    'a bundle refresh of zero is refused': [{ [ANNOTATIONS.bundleRefresh.key]: '0s' }, /bundle-refresh: "0s"/],
     'an unknown layout is refused with the list of layouts': [{ [ANNOTATIONS.layout.key]: 'pem' }, /layout: "pem" is not a layout; use istio, spiffe or tls/],
     'an unknown mode is refused': [{ [ANNOTATIONS.mode.key]: 'csr' }, /mode: "csr" is not a mode/],
     'a relative out-dir is refused': [{ [ANNOTATIONS.outDir.key]: 'certs' }, /out-dir: "certs" is not an absolute/],

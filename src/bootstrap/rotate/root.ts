@@ -12,8 +12,12 @@ import { isSelfSigned } from '../pem.ts';
 import { isRetired, listIssuers } from '../steps/issuers.ts';
 import { istiodCaStep } from '../steps/istiod-ca.ts';
 import { trustBundleStep } from '../steps/trust-bundle.ts';
+import { AgentError } from '../../errors.ts';
+import { externalPrepareSteps } from './external.ts';
 import { newIntermediateSteps } from './intermediate.ts';
-import { NEXT_ROOT, nowSeconds, publishedName, readRootRotation, retiredRootName, rootName, signedBy } from './state.ts';
+import { configMapWrites, guarded, secretWrite } from './kube-access.ts';
+import { retireIntermediatesStep } from './retire.ts';
+import { NEXT_INTERMEDIATE, NEXT_ROOT, nowSeconds, publishedName, readRootRotation, retiredRootName, rootName, rootsMount, signedBy } from './state.ts';
 
 /** `step`, planned as a change while `pending` says an earlier step of this phase has yet to happen. */
 function after(step: Step, pending: (ctx: Context) => Promise<string | undefined>): Step {
@@ -35,15 +39,19 @@ function after(step: Step, pending: (ctx: Context) => Promise<string | undefined
   };
 }
 
+// Each Kubernetes write is checked against RBAC at plan time (kube-access.ts): a phase never stops half done on a 403.
+const trustBundle = (config: BootstrapConfig, pending: (ctx: Context) => Promise<string | undefined>) =>
+  guarded(after(trustBundleStep(config.trustBundle.configMapName), pending), (kube) => configMapWrites(kube, config.trustBundle.namespaceSelector, config.trustBundle.configMapName));
+const istiod = (config: BootstrapConfig, pending: (ctx: Context) => Promise<string | undefined>) =>
+  guarded(after(istiodCaStep(config.istiodCa.namespace, config.istiodCa.secretName), pending), (kube) => secretWrite(kube, config.istiodCa.namespace, config.istiodCa.secretName));
+
 function bundleSteps(config: BootstrapConfig, pending: (ctx: Context) => Promise<string | undefined>): Step[] {
-  return [
-    ...(config.trustBundle.enabled ? [after(trustBundleStep(config.trustBundle.configMapName), pending)] : []),
-    ...(config.istiodCa.enabled ? [after(istiodCaStep(config.istiodCa.namespace, config.istiodCa.secretName), pending)] : []),
-  ];
+  return [...(config.trustBundle.enabled ? [trustBundle(config, pending)] : []), ...(config.istiodCa.enabled ? [istiod(config, pending)] : [])];
 }
 
 export function prepareSteps(config: BootstrapConfig): Step[] {
   const r = config.root;
+  const mount = rootsMount(config);
   const newRoot: Step = {
     title: `new root ${NEXT_ROOT} in ${r.mount}/`,
     async check(ctx): Promise<Check> {
@@ -74,7 +82,7 @@ export function prepareSteps(config: BootstrapConfig): Step[] {
     },
   };
   const published: Step = {
-    title: `record ${r.mount}/issuer/${NEXT_ROOT} as published`,
+    title: `record ${mount}/issuer/${NEXT_ROOT} as published`,
     async check(ctx): Promise<Check> {
       const s = await readRootRotation(ctx);
       if (s.publishedAt !== undefined) return { action: 'unchanged', detail: `since ${new Date(s.publishedAt * 1000).toISOString()}` };
@@ -84,17 +92,26 @@ export function prepareSteps(config: BootstrapConfig): Step[] {
         detail: 'the switch waits rotation.propagation from now',
         apply: async () => {
           const now = await readRootRotation(ctx);
-          await ctx.vault.write(`${r.mount}/issuer/${now.next!.id}`, { issuer_name: publishedName(nowSeconds()) }, 'rename');
+          await ctx.vault.write(`${mount}/issuer/${now.next!.id}`, { issuer_name: publishedName(nowSeconds()) }, 'rename');
         },
       };
     },
   };
   const rootMissing = async (ctx: Context) => ((await readRootRotation(ctx)).next ? undefined : 'adds the new root');
-  return [newRoot, ...bundleSteps(config, rootMissing), published];
+  const made = r.mode === 'external' ? externalPrepareSteps(config) : [newRoot];
+  return [...made, ...bundleSteps(config, rootMissing), published];
 }
 
 export function switchSteps(config: BootstrapConfig): Step[] {
   const r = config.root;
+  if (r.mode === 'external') {
+    // prepare imported the new intermediate (signed offline): switch only makes it the default
+    return newIntermediateSteps({
+      mount: config.intermediate.mount,
+      signer: () => Promise.reject(new AgentError('RUNTIME', `no ${NEXT_INTERMEDIATE} issuer in ${config.intermediate.mount}/ to switch to; with an offline root it comes from --phase prepare`)),
+      wanted: async () => false,
+    });
+  }
   const rootDefault: Step = {
     title: `default issuer of ${r.mount}/ → the new root`,
     async check(ctx): Promise<Check> {
@@ -121,25 +138,27 @@ export function switchSteps(config: BootstrapConfig): Step[] {
     },
   });
   // istiod re-issues its CA once the root mount's default is the new root
-  const istiod = config.istiodCa.enabled
-    ? [after(istiodCaStep(config.istiodCa.namespace, config.istiodCa.secretName), async (ctx) => {
+  const reissue = config.istiodCa.enabled
+    ? [istiod(config, async (ctx) => {
         const s = await readRootRotation(ctx);
         return s.rootDefaultId === s.next?.id ? undefined : 'istiod CA re-issued under the new root';
       })]
     : [];
-  return [rootDefault, ...intermediate, ...istiod];
+  return [rootDefault, ...intermediate, ...reissue];
 }
 
-export function finishSteps(config: BootstrapConfig): Step[] {
+export function finishSteps(config: BootstrapConfig, o: { force: boolean }): Step[] {
   const { root: r, intermediate: i } = config;
   const retire: Step = {
-    title: `retire the old root (${r.mount}/, ${i.mount}/)`,
+    title: `retire the old root (${r.mode === 'external' ? '' : `${r.mount}/, `}${i.mount}/)`,
     async check(ctx): Promise<Check> {
       const s = await readRootRotation(ctx);
-      const oldCerts = new Set(s.old.map((o) => o.certificate));
+      // an offline root has only its certificate here, in the workload mount: retired with the copies below
+      const own = r.mode === 'external' ? [] : s.old;
+      const oldCerts = new Set(own.map((o) => o.certificate));
       // set-signed imported each root into the workload mount too, without its key
       const copies = (await listIssuers(ctx.vault, i.mount)).filter((x) => !isRetired(x.name) && isSelfSigned(x.certificate) && x.certificate !== s.next?.certificate);
-      if (!s.old.length && !copies.length) return { action: 'unchanged', detail: 'no root left to retire' };
+      if (!own.length && !copies.length) return { action: 'unchanged', detail: 'no root left to retire' };
       for (const c of copies) oldCerts.add(c.certificate);
       return {
         action: 'change',
@@ -148,7 +167,7 @@ export function finishSteps(config: BootstrapConfig): Step[] {
         apply: async () => {
           const at = nowSeconds();
           let n = 0;
-          for (const o of s.old) {
+          for (const o of own) {
             // read-only + crl-signing: it can still publish a CRL for what it signed, never sign anything new
             await ctx.vault.write(`${r.mount}/issuer/${o.id}`, { issuer_name: retiredRootName(at, n++), usage: 'read-only,crl-signing' }, 'retire root');
           }
@@ -159,7 +178,7 @@ export function finishSteps(config: BootstrapConfig): Step[] {
     },
   };
   const done: Step = {
-    title: `rename ${r.mount}/issuer/${NEXT_ROOT} to root-<now>`,
+    title: `rename ${rootsMount(config)}/issuer/${NEXT_ROOT} to root-<now>`,
     async check(ctx): Promise<Check> {
       const s = await readRootRotation(ctx);
       if (!s.next) return { action: 'unchanged', detail: 'no rotation in progress' };
@@ -168,11 +187,12 @@ export function finishSteps(config: BootstrapConfig): Step[] {
         fields: ['issuer_name'],
         detail: 'the rotation is complete',
         apply: async () => {
-          await ctx.vault.write(`${r.mount}/issuer/${s.next!.id}`, { issuer_name: rootName(nowSeconds()) }, 'rename');
+          await ctx.vault.write(`${rootsMount(config)}/issuer/${s.next!.id}`, { issuer_name: rootName(nowSeconds()) }, 'rename');
         },
       };
     },
   };
   const oldStillTrusted = async (ctx: Context) => ((await readRootRotation(ctx)).old.length ? 'drops the old root' : undefined);
-  return [retire, ...bundleSteps(config, oldStillTrusted), done];
+  // the intermediates under the old root are past the same overlap (or forced past it with the root)
+  return [retire, retireIntermediatesStep(config, o), ...bundleSteps(config, oldStillTrusted), done];
 }

@@ -9,7 +9,11 @@ import { runSteps, type RunOptions, type RunResult } from '../run.ts';
 import { defaultIssuerId, listIssuers } from '../steps/issuers.ts';
 import { newIntermediateSteps } from './intermediate.ts';
 import { finishSteps, prepareSteps, switchSteps } from './root.ts';
-import { nowSeconds, readRootRotation, type RootRotation } from './state.ts';
+import { left, nowSeconds, overlapSeconds, readRootRotation, type RootRotation } from './state.ts';
+import { requireKubeAccess } from './kube-access.ts';
+import { admitIntermediateFinish, retireIntermediatesStep } from './retire.ts';
+
+export { left, overlapSeconds };
 
 export type Scope = 'intermediate' | 'root';
 export type Phase = 'prepare' | 'switch' | 'finish';
@@ -22,20 +26,10 @@ export interface RotateOptions extends RunOptions {
 }
 
 const at = (s: number) => new Date(s * 1000).toISOString();
-/** A wait as an operator reads it: 59m58s, not 3598s. */
-export function left(seconds: number): string {
-  const s = Math.max(1, Math.ceil(seconds));
-  const parts = [[Math.floor(s / 3600), 'h'], [Math.floor((s % 3600) / 60), 'm'], [s % 60, 's']] as const;
-  return parts.filter(([n]) => n > 0).map(([n, u]) => `${n}${u}`).join('');
-}
-
-/** Longest a certificate issued under the old CA can live: the roles' max TTL plus the clock margin. */
-export function overlapSeconds(ctx: Pick<Context, 'config'>): number {
-  return Math.max(...ctx.config.roles.map((r) => r.maxTtl)) + ctx.config.rotation.clockMargin;
-}
 
 const NEXT: Record<RootRotation['phase'], Phase | 'none'> = {
   idle: 'prepare',
+  signing: 'prepare',
   preparing: 'prepare',
   prepared: 'switch',
   switching: 'switch',
@@ -100,17 +94,27 @@ function intermediateSteps(ctx: Context) {
 
 export async function runRotate(opts: RotateOptions): Promise<RunResult> {
   const ctx: Context = { config: opts.config, vault: opts.vault, kube: opts.kube, state: {} };
-  if (opts.config.root.mode !== 'internal') {
-    throw new AgentError('CONFIG', 'rotate: root.mode external is not supported yet (the new intermediate must be signed offline); rotate with the offline root, or use root.mode internal');
-  }
   if (opts.scope === 'intermediate') {
-    if (opts.phase) throw new AgentError('USAGE', `rotate --scope intermediate takes no --phase (it is one step); drop --phase ${opts.phase}`);
-    return runSteps(intermediateSteps(ctx), opts);
+    if (opts.config.root.mode !== 'internal' && opts.phase !== 'finish') {
+      throw new AgentError('CONFIG', 'rotate --scope intermediate: with root.mode external a new intermediate must be signed offline, which only --scope root does (under a new offline root); --phase finish (retire previous intermediates) works');
+    }
+    if (opts.phase && opts.phase !== 'finish') {
+      throw new AgentError('USAGE', `rotate --scope intermediate takes no --phase ${opts.phase}: run it without --phase for a new intermediate, or with --phase finish to retire the previous ones`);
+    }
+    if (opts.phase === 'finish') {
+      const warning = await admitIntermediateFinish(ctx, opts.force === true);
+      if (warning) opts.out(warning);
+      return runSteps([retireIntermediatesStep(opts.config, { force: opts.force === true })], opts);
+    }
+    // the previous rotation's intermediates first, once their overlap is over: the next rotation cleans up the last
+    return runSteps([retireIntermediatesStep(opts.config, { force: false }), ...intermediateSteps(ctx)], opts);
   }
   if (!opts.phase) throw new AgentError('USAGE', 'rotate --scope root needs --phase prepare, switch or finish (see rotate --status for the next one)');
   const state = await readRootRotation(ctx);
   const warning = admit(opts.phase, state, ctx, opts.force === true);
   if (warning) opts.out(warning);
-  const steps = { prepare: prepareSteps, switch: switchSteps, finish: finishSteps }[opts.phase](opts.config);
+  const steps = opts.phase === 'finish' ? finishSteps(opts.config, { force: opts.force === true }) : { prepare: prepareSteps, switch: switchSteps }[opts.phase](opts.config);
+  // a 403 after Vault changed would leave the phase half done (istiod under one root, workloads under the other)
+  await requireKubeAccess(steps, ctx, `--scope root --phase ${opts.phase}`);
   return runSteps(steps, opts);
 }

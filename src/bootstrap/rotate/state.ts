@@ -8,6 +8,10 @@
 //                   retired-root-<unix> an old root, out of every bundle (key kept)
 //   workload mount  next-intermediate  a new intermediate (key, then issuer) not yet default
 //                   intermediate-s<unix> became the default issuer at <unix>
+//                   retired-intermediate-<unix> a previous intermediate past its overlap (retire.ts)
+//
+// With an offline root (root.mode external) the root names live in the
+// workload mount, on the roots' certificates set-signed imported (rootsMount).
 //
 // A phase's switch time is thus the name of the workload mount's default issuer.
 // Renames are POSTs to issuer/<ref> (and key/<ref>), which reset the fields
@@ -33,17 +37,40 @@ function timeIn(name: string, prefix: string): number | undefined {
   return m ? Number(m[1]) : undefined;
 }
 
+/** The switch time an `intermediate-s<unix>` issuer name records. */
+export const switchTimeOf = (name: string) => timeIn(name, 'intermediate-s');
+
+/** A wait as an operator reads it: 59m58s, not 3598s. */
+export function left(seconds: number): string {
+  const s = Math.max(1, Math.ceil(seconds));
+  const parts = [[Math.floor(s / 3600), 'h'], [Math.floor((s % 3600) / 60), 'm'], [s % 60, 's']] as const;
+  return parts.filter(([n]) => n > 0).map(([n, u]) => `${n}${u}`).join('');
+}
+
+/** Longest a certificate issued under the old CA can live: the roles' max TTL plus the clock margin. */
+export function overlapSeconds(ctx: Pick<Context, 'config'>): number {
+  return Math.max(...ctx.config.roles.map((r) => r.maxTtl)) + ctx.config.rotation.clockMargin;
+}
+
 export const signedBy = (cert: string, issuer: string): boolean => {
   const c = new X509Certificate(cert);
   const i = new X509Certificate(issuer);
   return c.checkIssued(i) && c.verify(i.publicKey);
 };
 
-export type RootPhase = 'idle' | 'preparing' | 'prepared' | 'switching' | 'switched' | 'finishing';
+/** 'signing': an offline root's prepare wrote the new intermediate's CSR and waits for the signed chain */
+export type RootPhase = 'idle' | 'signing' | 'preparing' | 'prepared' | 'switching' | 'switched' | 'finishing';
+
+/**
+ * Where the roots live: the root mount, or with an offline root (root.mode
+ * external) the workload mount, which holds each root's certificate without
+ * its key (imported with the chain by set-signed).
+ */
+export const rootsMount = (config: Context['config']) => (config.root.mode === 'external' ? config.intermediate.mount : config.root.mount);
 
 export interface RootRotation {
   phase: RootPhase;
-  /** keyed, self-signed, not retired, not the next root: what finish retires */
+  /** self-signed, not retired, not the next root (keyed, unless the root is offline): what finish retires */
   old: Issuer[];
   next?: Issuer | undefined;
   publishedAt?: number | undefined;
@@ -55,15 +82,17 @@ export interface RootRotation {
 
 export async function readRootRotation(ctx: Context): Promise<RootRotation> {
   const { root, intermediate } = ctx.config;
-  const rootIssuers = await listIssuers(ctx.vault, root.mount);
+  const offline = root.mode === 'external';
+  const rootIssuers = await listIssuers(ctx.vault, rootsMount(ctx.config));
   const next = rootIssuers.find((i) => i.name === NEXT_ROOT || timeIn(i.name, `${NEXT_ROOT}-p`) !== undefined);
-  const old = rootIssuers.filter((i) => i !== next && i.keyId && !isRetired(i.name) && isSelfSigned(i.certificate));
-  const rootDefaultId = await defaultIssuerId(ctx.vault, root.mount);
+  const old = rootIssuers.filter((i) => i !== next && (offline || i.keyId) && !isRetired(i.name) && isSelfSigned(i.certificate));
+  // an offline root is nobody's default: issuing moves by the workload mount's default alone
+  const rootDefaultId = offline ? undefined : await defaultIssuerId(ctx.vault, root.mount);
   const defId = await defaultIssuerId(ctx.vault, intermediate.mount);
   const workloadDefault = defId ? (await listIssuers(ctx.vault, intermediate.mount)).find((i) => i.id === defId) : undefined;
-  const switchedAt = workloadDefault ? timeIn(workloadDefault.name, 'intermediate-s') : undefined;
+  const switchedAt = workloadDefault ? switchTimeOf(workloadDefault.name) : undefined;
   const base = { old, next, rootDefaultId, workloadDefault, switchedAt };
-  if (!next) return { ...base, phase: 'idle' };
+  if (!next) return { ...base, phase: offline && (await keyIdByName(ctx, intermediate.mount, NEXT_INTERMEDIATE)) ? 'signing' : 'idle' };
   const publishedAt = timeIn(next.name, `${NEXT_ROOT}-p`);
   if (publishedAt === undefined) return { ...base, phase: 'preparing' };
   const underNext = workloadDefault !== undefined && signedBy(workloadDefault.certificate, next.certificate);

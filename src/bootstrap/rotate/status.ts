@@ -4,8 +4,8 @@
 import { X509Certificate } from 'node:crypto';
 import type { Context } from '../plan.ts';
 import { listIssuers, type Issuer } from '../steps/issuers.ts';
-import { left, overlapSeconds } from './run.ts';
-import { keyIdByName, NEXT_INTERMEDIATE, nowSeconds, readRootRotation } from './state.ts';
+import { previousIntermediates } from './retire.ts';
+import { keyIdByName, left, NEXT_INTERMEDIATE, nowSeconds, overlapSeconds, readRootRotation, rootsMount } from './state.ts';
 
 const at = (s: number) => new Date(s * 1000).toISOString();
 const describe = (i: Issuer) => {
@@ -17,10 +17,11 @@ export async function rotationStatus(ctx: Context): Promise<string[]> {
   const { root, intermediate } = ctx.config;
   const s = await readRootRotation(ctx);
   const now = nowSeconds();
-  const lines = [`root rotation in ${root.mount}/: ${s.phase}`];
+  const lines = [`root rotation in ${rootsMount(ctx.config)}/: ${s.phase}`];
   for (const o of s.old) lines.push(`  current root: ${describe(o)}`);
   if (s.next) lines.push(`  new root: ${describe(s.next)}${s.publishedAt ? `, published ${at(s.publishedAt)}` : ', not yet published'}`);
   if (s.phase === 'idle') lines.push('  next: --phase prepare, when a new root is wanted');
+  if (s.phase === 'signing') lines.push(`  next: --phase prepare again, once the new offline root has signed ${root.csrFile} into ${root.chainFile ?? 'root.chainFile'}`);
   if (s.phase === 'preparing') lines.push('  next: --phase prepare again (it stopped before publishing)');
   if (s.phase === 'prepared') {
     const from = s.publishedAt! + ctx.config.rotation.propagation;
@@ -39,6 +40,11 @@ export async function rotationStatus(ctx: Context): Promise<string[]> {
   if (pending || key) lines.push(`  in progress: ${pending ? `issuer ${pending.id}` : `key ${key}`} not yet default (re-run the rotation to finish it)`);
   else if (s.switchedAt && s.switchedAt + overlapSeconds(ctx) > now) {
     lines.push(`  overlap: the previous intermediate's certificates may be valid until ${at(s.switchedAt + overlapSeconds(ctx))}; rotate --scope intermediate changes nothing before then`);
+  }
+  const prev = await previousIntermediates(ctx);
+  if (prev.issuers.length) {
+    const when = prev.until === undefined ? 'by hand (no switch recorded)' : prev.until > now ? `from ${at(prev.until)} (${left(prev.until - now)} left)` : 'now';
+    lines.push(`  previous: ${prev.issuers.map((i) => `${i.id} "${i.name}"`).join(', ')} not yet retired; rotate --scope intermediate --phase finish retires them ${when}`);
   }
   return lines;
 }

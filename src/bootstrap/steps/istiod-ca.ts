@@ -9,7 +9,8 @@ import type { Check, Context, Step } from '../plan.ts';
 import { isSelfSigned, splitPem } from '../pem.ts';
 import { MANAGED_BY, trustedRoots } from './trust-bundle.ts';
 
-async function csrFor(commonName: string): Promise<{ csrPem: string; keyPem: string }> {
+/** A fresh EC P-256 key (PKCS#8 PEM) and a CSR for it: the istiod CA and the Linkerd issuer share it. */
+export async function csrFor(commonName: string): Promise<{ csrPem: string; keyPem: string }> {
   await import('reflect-metadata'); // @peculiar/x509's decorators need it first
   const x509 = await import('@peculiar/x509');
   const alg = { name: 'ECDSA', namedCurve: 'P-256', hash: 'SHA-256' } as const;

@@ -7,6 +7,9 @@ import { AgentError } from '../../errors.ts';
 import { parseSelector } from '../config.ts';
 import { formatDuration } from '../../config/duration.ts';
 import { diffFields, type Check, type Context, type Step } from '../plan.ts';
+import { AUTH_CONFIG_DEFAULTS, AUTH_ROLE_DEFAULTS, fullBody } from '../vault-defaults.ts';
+import { vaultVersion, versionNote } from '../vault-version.ts';
+import { workloadPathRule } from '../workload-policy.ts';
 
 async function readText(file: string, what: string): Promise<string> {
   try {
@@ -29,18 +32,19 @@ export function authConfigStep(mount: string): Step {
         host ??= cluster.host;
         caPem ??= cluster.caPem?.trim();
       }
-      const jwt = k.reviewerJwtFile ? await readText(k.reviewerJwtFile, 'kubernetesAuth.reviewerJwtFile') : undefined;
-      const desired: Record<string, unknown> = { kubernetes_host: host, kubernetes_ca_cert: caPem ?? '' };
+      // the file, or the token of the reviewer bootstrap made (steps/reviewer.ts, earlier in the plan)
+      const jwt = k.reviewerJwtFile ? await readText(k.reviewerJwtFile, 'kubernetesAuth.reviewerJwtFile') : ctx.state.reviewer?.jwt;
       const current = await ctx.vault.read(path, 'read auth config');
+      const desired = fullBody({ kubernetes_host: host, kubernetes_ca_cert: caPem ?? '' }, AUTH_CONFIG_DEFAULTS, current);
       // Vault never reads the reviewer JWT back: only "set or not" can be compared.
       const fields = diffFields(current, desired);
-      if (jwt && current && !current.token_reviewer_jwt_set) fields.push('token_reviewer_jwt');
+      if (current && ((jwt && !current.token_reviewer_jwt_set) || ctx.state.reviewer?.fresh)) fields.push('token_reviewer_jwt');
       const apply = async () => {
         // a write replaces the whole config, so the reviewer JWT goes along every time
         await ctx.vault.write(path, { ...desired, ...(jwt ? { token_reviewer_jwt: jwt } : {}) }, 'write auth config');
       };
       const needs = [{ path, capabilities: ['update' as const], why: 'configure Kubernetes auth' }];
-      if (!current?.kubernetes_host) return { action: 'create', detail: `${host}${jwt ? ', reviewer JWT set' : ''}`, needs, apply };
+      if (!current?.kubernetes_host) return { action: 'create', detail: `${host}${jwt || ctx.state.reviewer ? ', reviewer JWT set' : ''}`, needs, apply };
       return fields.length ? { action: 'change', fields, needs, apply } : { action: 'unchanged', detail: host };
     },
   };
@@ -53,7 +57,7 @@ export function policyText(config: Context['config']): string {
     '# Managed by `vault-pki-agent bootstrap`; edits are reverted on its next run.',
   ];
   for (const r of config.roles) {
-    for (const op of ['issue', 'sign']) lines.push(`path "${m}/${op}/${r.name}" {`, '  capabilities = ["update"]', '}');
+    for (const op of ['issue', 'sign'] as const) lines.push(...workloadPathRule(m, op, r.name));
   }
   return lines.join('\n') + '\n';
 }
@@ -70,10 +74,15 @@ export function policyStep(name: string): Step {
         await ctx.vault.write(path, { policy: desired }, 'write policy');
       };
       const needs = [{ path, capabilities: ['update' as const], why: `write policy ${name}` }];
-      if (!current) return { action: 'create', detail: `${name}: update on issue/sign of ${ctx.config.roles.map((r) => r.name).join(', ')} only`, needs, apply };
+      // said on every run: the policy is what stands between a workload and not_after
+      const version = versionNote(await vaultVersion(ctx.vault));
+      if (!current) {
+        const roles = ctx.config.roles.map((r) => r.name).join(', ');
+        return { action: 'create', detail: `${name}: update on issue/sign of ${roles} only, with only the agent's request fields; ${version}`, needs, apply };
+      }
       return String(current.policy).trim() === desired.trim()
-        ? { action: 'unchanged', detail: name }
-        : { action: 'change', fields: ['policy'], detail: name, needs, apply };
+        ? { action: 'unchanged', detail: `${name}; ${version}` }
+        : { action: 'change', fields: ['policy'], detail: `${name}; ${version}`, needs, apply };
     },
   };
 }
@@ -101,8 +110,9 @@ export function authRoleStep(mount: string, role: string): Step {
     async check(ctx: Context): Promise<Check> {
       const k = ctx.config.kubernetesAuth;
       const path = `auth/${k.mount}/role/${k.role.name}`;
-      const desired = authRoleBody(ctx.config);
       const current = await ctx.vault.read(path, 'read auth role');
+      // a write changes only the fields sent: Vault's defaults go along to undo a hand edit
+      const desired = fullBody(authRoleBody(ctx.config), AUTH_ROLE_DEFAULTS, current);
       const apply = async () => {
         await ctx.vault.write(path, desired, 'write auth role');
       };

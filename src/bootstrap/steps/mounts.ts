@@ -6,6 +6,7 @@
 import { AgentError } from '../../errors.ts';
 import { formatDuration } from '../../config/duration.ts';
 import { diffFields, type Check, type Context, type Step } from '../plan.ts';
+import { fullBody, MOUNT_TUNE_DEFAULTS } from '../vault-defaults.ts';
 
 // If-Modified-Since lets the agent and other clients poll CA/CRL cheaply
 // (`vault pki health-check` asks for it); Last-Modified is the matching answer.
@@ -44,14 +45,15 @@ export function pkiMountStep(mount: string, maxLeaseTtl: number, description: st
       if (current.type !== 'pki') {
         throw new AgentError('CONFIG', `mount ${mount}/ exists with type "${current.type}", not pki; bootstrap never replaces a mount — choose another mount name in the config`);
       }
-      const fields = diffFields(current.config, desired);
+      const tune = fullBody(desired, MOUNT_TUNE_DEFAULTS, current.config);
+      const fields = diffFields(current.config, tune);
       if (!fields.length) return { action: 'unchanged' };
       return {
         action: 'change',
         fields,
         needs: [{ path: `sys/mounts/${mount}/tune`, capabilities: ['update'], why: `tune the ${mount} mount` }],
         apply: async () => {
-          await ctx.vault.write(`sys/mounts/${mount}/tune`, { ...desired, max_lease_ttl: formatDuration(maxLeaseTtl) }, 'tune mount');
+          await ctx.vault.write(`sys/mounts/${mount}/tune`, { ...tune, max_lease_ttl: formatDuration(maxLeaseTtl) }, 'tune mount');
         },
       };
     },

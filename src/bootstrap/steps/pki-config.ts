@@ -4,6 +4,7 @@
 
 import { parseDuration } from '../../config/duration.ts';
 import { diffFields, type Check, type Context, type Step } from '../plan.ts';
+import { AUTO_TIDY_DEFAULTS, CRL_DEFAULTS, fullBody, URLS_DEFAULTS } from '../vault-defaults.ts';
 
 /** Vault answers some durations as "72h" and others as seconds: compare seconds. */
 function seconds(current: Record<string, unknown> | undefined, keys: string[]): Record<string, unknown> | undefined {
@@ -13,13 +14,15 @@ function seconds(current: Record<string, unknown> | undefined, keys: string[]): 
   return out;
 }
 
-function settingStep(opts: { title: string; path: string; desired: Record<string, unknown>; durations?: string[]; always?: boolean }): Step {
+function settingStep(opts: { title: string; path: string; desired: Record<string, unknown>; defaults: Readonly<Record<string, unknown>>; durations?: string[] }): Step {
   return {
     title: opts.title,
     async check(ctx: Context): Promise<Check> {
       const raw = await ctx.vault.read(opts.path, 'read config');
-      const current = seconds(raw, opts.durations ?? []);
-      const fields = diffFields(current, opts.desired);
+      // these endpoints change only the fields sent: Vault's defaults go along to undo a hand edit
+      const body = fullBody(opts.desired, opts.defaults, raw);
+      const durations = opts.durations ?? [];
+      const fields = diffFields(seconds(raw, durations), seconds(body, durations)!);
       if (!fields.length) return { action: 'unchanged' };
       // A PKI config endpoint answers with defaults once the mount exists:
       // nothing to read means the mount itself is still to be made.
@@ -28,7 +31,7 @@ function settingStep(opts: { title: string; path: string; desired: Record<string
         fields,
         needs: [{ path: opts.path, capabilities: ['update'], why: opts.title }],
         apply: async () => {
-          await ctx.vault.write(opts.path, opts.desired, opts.title);
+          await ctx.vault.write(opts.path, body, opts.title);
         },
       };
     },
@@ -40,6 +43,7 @@ export function urlsStep(mount: string, base: string): Step {
     title: `${mount}/config/urls`,
     path: `${mount}/config/urls`,
     desired: { issuing_certificates: [`${base}/v1/${mount}/ca`], crl_distribution_points: [`${base}/v1/${mount}/crl`] },
+    defaults: URLS_DEFAULTS,
   });
 }
 
@@ -48,7 +52,8 @@ export function crlStep(mount: string, crl: { expiry: number; autoRebuild: boole
     title: `${mount}/config/crl`,
     path: `${mount}/config/crl`,
     desired: { expiry: crl.expiry, auto_rebuild: crl.autoRebuild, disable: false },
-    durations: ['expiry'],
+    defaults: CRL_DEFAULTS,
+    durations: ['expiry', 'auto_rebuild_grace_period', 'delta_rebuild_interval', 'ocsp_expiry'],
   });
 }
 
@@ -66,7 +71,8 @@ export function autoTidyStep(mount: string, tidy: { enabled: boolean; interval: 
       tidy_expired_issuers: false,
       safety_buffer: tidy.safetyBuffer,
     },
-    durations: ['interval_duration', 'safety_buffer'],
+    defaults: AUTO_TIDY_DEFAULTS,
+    durations: ['interval_duration', 'safety_buffer', 'pause_duration'],
   });
 }
 

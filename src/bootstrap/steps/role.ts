@@ -8,6 +8,8 @@ import { AgentError } from '../../errors.ts';
 import type { BootstrapConfig } from '../config.ts';
 import { formatDuration } from '../../config/duration.ts';
 import { diffFields, type Check, type Context, type Step } from '../plan.ts';
+import { fullBody, PKI_ROLE_DEFAULTS } from '../vault-defaults.ts';
+import { edgeNote } from '../edge-role.ts';
 
 type Role = BootstrapConfig['roles'][number];
 
@@ -75,17 +77,19 @@ export function pkiRoleStep(role: Role, mount: string): Step {
       const mount = ctx.config.intermediate.mount;
       const path = `${mount}/roles/${role.name}`;
       const current = await ctx.vault.read(path, 'read role');
-      const desired = roleBody(ctx.config, role, ctx.state.accessor ?? ACCESSOR_PLACEHOLDER);
+      const desired = fullBody(roleBody(ctx.config, role, ctx.state.accessor ?? ACCESSOR_PLACEHOLDER), PKI_ROLE_DEFAULTS, current);
       const needs = [{ path, capabilities: ['update' as const], why: `write PKI role ${role.name}` }];
       const apply = async () => {
         // the auth mount step runs first, so the accessor is known by now
         const accessor = ctx.state.accessor;
         if (!accessor) throw new AgentError('RUNTIME', `writing PKI role ${path}: the accessor of auth mount ${ctx.config.kubernetesAuth.mount}/ is unknown; re-run bootstrap`);
-        await ctx.vault.write(path, roleBody(ctx.config, role, accessor), 'write role');
+        await ctx.vault.write(path, fullBody(roleBody(ctx.config, role, accessor), PKI_ROLE_DEFAULTS, current), 'write role');
       };
-      if (!current) return { action: 'create', detail: `${mount}/, ttl ${formatDuration(role.ttl)}, max_ttl ${formatDuration(role.maxTtl)}, SPIFFE ID bound to the service account, ${dnsSansNote(role)}`, needs, apply };
+      // An edge role says, at every run, the flags its agents need to ride out the budget.
+      const edge = role.edge ? `; ${edgeNote(role.edge)}` : '';
+      if (!current) return { action: 'create', detail: `${mount}/, ttl ${formatDuration(role.ttl)}, max_ttl ${formatDuration(role.maxTtl)}, SPIFFE ID bound to the service account, ${dnsSansNote(role)}${edge}`, needs, apply };
       const fields = diffFields(current, desired);
-      return fields.length ? { action: 'change', fields, needs, apply } : { action: 'unchanged', detail: mount };
+      return fields.length ? { action: 'change', fields, needs, apply, ...(edge ? { detail: edge.slice(2) } : {}) } : { action: 'unchanged', detail: `${mount}${edge}` };
     },
   };
 }

@@ -15,10 +15,13 @@ export class PeerBuildError extends Error {
   readonly code = 'PEER_BUILD_FAILED';
   readonly peer: PeerName;
   readonly step: string;
+  /** what the failing tool said (Go's output, the proxy's answer) */
+  readonly detail: string;
   constructor(peer: PeerName, step: string, detail: string) {
     super(`building ${peer} failed at step "${step}":\n${detail}`);
     this.peer = peer;
     this.step = step;
+    this.detail = detail;
   }
 }
 
@@ -91,11 +94,25 @@ async function requireGo(): Promise<void> {
   }
 }
 
-/** Reads the upstream module's go.mod through the proxy (go mod download). */
+/**
+ * Reads the upstream module's go.mod through the proxy (go mod download). Asked
+ * every time a peer is missing, never answered from a note: when the proxy
+ * refuses the module, the error is the proxy's own answer.
+ */
 async function upstreamGoMod(recipe: Recipe, work: string, log: Log): Promise<string> {
-  const out = await go(['mod', 'download', '-json', `${recipe.module}@${recipe.version}`], work, 'read upstream go.mod', recipe, log);
-  const info = JSON.parse(out.slice(out.indexOf('{'))) as { GoMod?: string; Error?: string };
-  if (!info.GoMod) throw new PeerBuildError(recipe.peer, 'read upstream go.mod', info.Error ?? out);
+  const step = 'read upstream go.mod';
+  // A refusal makes `go mod download -json` exit 1 with the proxy's answer in "Error".
+  const out = await go(['mod', 'download', '-json', `${recipe.module}@${recipe.version}`], work, step, recipe, log).catch((err: unknown) => {
+    if (err instanceof PeerBuildError) return err.detail;
+    throw err;
+  });
+  let info: { GoMod?: string; Error?: string } = {};
+  try {
+    info = JSON.parse(out.slice(out.indexOf('{')));
+  } catch {
+    // not JSON (Go failed before asking): reported whole below
+  }
+  if (!info.GoMod) throw new PeerBuildError(recipe.peer, step, info.Error ?? out);
   return readFile(info.GoMod, 'utf8');
 }
 
@@ -117,7 +134,6 @@ export async function ensurePeer(peer: PeerName, log: Log = stderrLog): Promise<
     if (!(await versionMatches(bin[b.name]!, b))) missing.push(b);
   }
   if (missing.length === 0) return { peer, version: recipe.version, dir, bin };
-  if (recipe.unavailable) throw new PeerBuildError(peer, 'fetch the module', recipe.unavailable);
 
   await requireGo();
   const started = Date.now();

@@ -16,6 +16,8 @@ export interface Kube {
   processes: Managed[];
   /** the files of the cluster's PKI (the node signs its certificates with its CA) */
   pki: KubePki;
+  /** the etcd this cluster stores in (a second cluster shares it under another prefix) */
+  etcdUrl: string;
 }
 
 /**
@@ -87,18 +89,48 @@ async function nodeModeFlags(pkiDir: string, pki: KubePki, node: KubeNodeMode | 
 }
 
 export async function startKube(dir: string, bins: { etcd: string; apiserver: string }, node?: KubeNodeMode): Promise<Kube> {
-  const pkiDir = join(dir, 'kube-pki');
+  const etcd = await startEtcd(dir, bins.etcd);
+  const api = await startApiserver(dir, bins.apiserver, { etcdUrl: etcd.url, node }).catch(async (err) => {
+    await etcd.proc.stop();
+    throw err;
+  });
+  return { ...api, processes: [...api.processes, etcd.proc] };
+}
+
+/**
+ * Another cluster (`--clusters 2`): a second kube-apiserver with a PKI and
+ * service-account key of its own (so cluster A's tokens do not verify there),
+ * on the first cluster's etcd under its own key prefix — no second etcd to
+ * start, and both clusters' data still vanish with the one etcd folder.
+ */
+export async function startExtraCluster(dir: string, apiserverBin: string, etcdUrl: string, name: string): Promise<Kube> {
+  return startApiserver(dir, apiserverBin, { etcdUrl, suffix: `-${name}`, etcdPrefix: `/cluster-${name}` });
+}
+
+interface ApiserverOptions {
+  etcdUrl: string;
+  node?: KubeNodeMode | undefined;
+  /** file-name suffix of this cluster's PKI folder, kubeconfig and log ('' for the first cluster) */
+  suffix?: string;
+  /** etcd key prefix; kube-apiserver's default is /registry */
+  etcdPrefix?: string;
+}
+
+async function startApiserver(dir: string, bin: string, o: ApiserverOptions): Promise<Kube> {
+  const suffix = o.suffix ?? '';
+  const node = o.node;
+  const pkiDir = join(dir, `kube-pki${suffix}`);
   await mkdir(pkiDir, { recursive: true });
   const pki = await makeKubePki(pkiDir, node?.sans);
-  const etcd = await startEtcd(dir, bins.etcd);
   // Node mode: 443, the port the `kubernetes` Service names, since nothing translates ports.
   const port = node ? 443 : await freePort();
   const url = `https://127.0.0.1:${port}`;
   const apiserver = start(
-    'kube-apiserver',
-    bins.apiserver,
+    `kube-apiserver${suffix}`,
+    bin,
     [
-      `--etcd-servers=${etcd.url}`,
+      `--etcd-servers=${o.etcdUrl}`,
+      ...(o.etcdPrefix ? [`--etcd-prefix=${o.etcdPrefix}`] : []),
       ...(await nodeModeFlags(pkiDir, pki, node)),
       `--secure-port=${port}`,
       `--cert-dir=${pkiDir}`,
@@ -114,18 +146,21 @@ export async function startKube(dir: string, bins: { etcd: string; apiserver: st
       '--enable-priority-and-fairness=false',
       '--v=0',
     ],
-    { logFile: join(dir, 'kube-apiserver.log') },
+    { logFile: join(dir, `kube-apiserver${suffix}.log`) },
   );
   const caPem = await readFile(pki.caCert, 'utf8');
-  await waitHealthy(apiserver, async () => (await get(`${url}/readyz`, caPem)) === 200, 120_000);
-  const kubeconfig = join(dir, 'kubeconfig');
+  await waitHealthy(apiserver, async () => (await get(`${url}/readyz`, caPem)) === 200, 120_000).catch(async (err) => {
+    await apiserver.stop();
+    throw err;
+  });
+  const kubeconfig = join(dir, `kubeconfig${suffix}`);
   await writeFile(
     kubeconfig,
     [
       'apiVersion: v1',
       'kind: Config',
       'clusters:',
-      '- name: ground',
+      `- name: ground${suffix}`,
       '  cluster:',
       `    server: ${url}`,
       `    certificate-authority: ${pki.caCert}`,
@@ -135,11 +170,11 @@ export async function startKube(dir: string, bins: { etcd: string; apiserver: st
       `    client-certificate: ${pki.adminCert}`,
       `    client-key: ${pki.adminKey}`,
       'contexts:',
-      '- name: ground',
-      '  context: {cluster: ground, user: admin}',
-      'current-context: ground',
+      `- name: ground${suffix}`,
+      `  context: {cluster: ground${suffix}, user: admin}`,
+      `current-context: ground${suffix}`,
       '',
     ].join('\n'),
   );
-  return { url, caPem, kubeconfig, processes: [apiserver, etcd.proc], pki };
+  return { url, caPem, kubeconfig, processes: [apiserver], pki, etcdUrl: o.etcdUrl };
 }
