@@ -2,7 +2,7 @@ import { defineConfig } from 'vitest/config';
 
 const UNIT = [
   'test/unit/**/*.test.ts',
-  'test/webhook/{pipeline,docs,tls,cli,server,connection-flags,tls-reload}.test.ts',
+  'test/webhook/{pipeline,docs,tls,cli,server,connection-flags,tls-reload,ready-hook}.test.ts',
   'test/bootstrap/{config,role,clusters-config}.test.ts',
 ];
 // Pod tests: run by `node scripts/test.ts` inside the node's network namespace.

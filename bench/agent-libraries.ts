@@ -17,6 +17,8 @@ const ROWS: [string, string[]][] = [
   ['pino 10', ['pino']],
   ['chokidar 5', ['chokidar']],
   ['init/run path: node-vault + pino + chokidar', ['node-vault', 'pino', 'chokidar']],
+  ['zod 4 (every command\'s config schema)', ['zod']],
+  ['init/run path with zod', ['node-vault', 'pino', 'chokidar', 'zod']],
   ['@peculiar/x509 (sign mode only)', ['reflect-metadata', '@peculiar/x509']],
   ['@kubernetes/client-node (bootstrap, webhook)', ['@kubernetes/client-node']],
   ['yaml (--config only)', ['yaml']],

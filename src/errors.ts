@@ -38,3 +38,10 @@ export class AgentError extends Error {
 export function isAgentError(err: unknown, ...codes: AgentErrorCode[]): err is AgentError {
   return err instanceof AgentError && (codes.length === 0 || codes.includes(err.code));
 }
+
+/** An error's code, or the first line of its message, short: for a problem line (a YAML error's later lines quote the file, which may hold a token). */
+export function briefly(err: unknown): string {
+  const e = err as { code?: unknown; message?: unknown };
+  if (typeof e?.code === 'string') return e.code;
+  return String(e?.message ?? err).split('\n')[0]!.slice(0, 160);
+}

@@ -4,10 +4,28 @@
 // lines then name the cluster. The list's own checks live here, beside the
 // names they check.
 
+import { z } from 'zod';
 import { AgentError } from '../errors.ts';
-import { parseSelector, type BootstrapConfig, type ParsedConfig } from './config.ts';
+import type { BootstrapConfig, ParsedConfig } from './config.ts';
 import { loadKube, type KubeApi } from './kube.ts';
+import { dnsLabel, parseSelector } from './schema/common.ts';
 import type { Context, Step } from './plan.ts';
+import type { GuardedStep } from './rotate/kube-access.ts';
+
+/**
+ * What a cluster's entry may set beyond its names and connection (spread into
+ * the entry's schema, schema/mesh.ts); unset, the top-level value holds.
+ * Kept here, beside view() that applies them. No config.ts import at module
+ * level: schema/mesh.ts imports this file while config.ts is loading.
+ */
+export const clusterOverrides = {
+  /** Vault runs in THIS cluster and reviews its tokens with its own pod token (kubernetesAuth.vaultInCluster) */
+  vaultInCluster: z.boolean().optional(),
+  /** kubernetesAuth.tokenReviewer for this cluster: bootstrap makes the reviewer in it, through its connection */
+  tokenReviewer: z.strictObject({ create: z.boolean().optional(), namespace: dnsLabel.optional(), name: dnsLabel.optional() }).optional(),
+  /** Linkerd's issuer and anchors in this cluster; default linkerd.enabled */
+  linkerd: z.boolean().optional(),
+};
 
 type Entry = ParsedConfig['clusters'][number];
 type Names = Pick<ParsedConfig, 'intermediate' | 'kubernetesAuth'>;
@@ -49,6 +67,8 @@ export function clusterProblems(c: ParsedConfig, add: (path: (string | number)[]
     if (role.namespaces.includes('*') && role.serviceAccounts.includes('*'))
       add([...at, 'role'], 'namespaces ["*"] with serviceAccounts ["*"] lets every pod of the cluster log in; list namespaces or use namespaceSelector');
     if (!role.namespaces.length && !role.namespaceSelector.trim()) add([...at, 'role'], 'set namespaces or namespaceSelector: binding every namespace is never a default');
+    if ((k.tokenReviewer?.create ?? c.kubernetesAuth.tokenReviewer.create) && k.reviewerJwtFile)
+      add([...at, 'tokenReviewer', 'create'], 'set either tokenReviewer.create or reviewerJwtFile for this cluster, not both: both name the token Vault reviews with');
     const sel = k.role?.namespaceSelector;
     if (sel?.trim() && !parseSelector(sel)) add([...at, 'role', 'namespaceSelector'], `"${sel}" is not a label selector of the form key=value[,key=value]`);
   });
@@ -92,13 +112,21 @@ function view(config: BootstrapConfig, k: Entry): ClusterView {
       host: k.host,
       caFile: k.caFile,
       reviewerJwtFile: k.reviewerJwtFile,
+      vaultInCluster: k.vaultInCluster ?? auth.vaultInCluster,
+      tokenReviewer: { ...auth.tokenReviewer, ...defined(k.tokenReviewer ?? {}) },
       role: viewRole(auth.role, k),
     },
+    linkerd: { ...config.linkerd, enabled: k.linkerd ?? config.linkerd.enabled },
     trustBundle: { ...config.trustBundle, enabled: k.trustBundle ?? config.trustBundle.enabled },
     istiodCa: { ...config.istiodCa, enabled: k.istiodCa ?? config.istiodCa.enabled, commonName: `${config.istiodCa.commonName} ${k.name}` },
     clusters: [],
   };
   return { name: k.name, config: frozen(projected), kubeconfig: k.kubeconfig, context: k.context };
+}
+
+/** The keys of `o` that are set: an override left out keeps the inherited value. */
+function defined<T extends object>(o: T): Partial<T> {
+  return Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as Partial<T>;
 }
 
 /** As frozen as the config it was projected from. */
@@ -143,21 +171,28 @@ export function scopeSteps(v: ClusterView, steps: Step[]): Step[] {
     if (!c) inner.set(ctx, (c = { ...ctx, config: v.config, kube: clusterKube(v, ctx.kube), state: {} }));
     return c;
   };
-  return steps.map((step) => ({
-    title: `cluster ${v.name}: ${step.title}`,
-    async check(ctx) {
-      const c = enter(ctx);
-      const check = await step.check(c);
-      const apply = check.apply;
-      if (!apply) return check;
-      return {
-        ...check,
-        apply: async () => {
-          const note = await apply();
-          if (c.state.halt) ctx.state.halt = c.state.halt;
-          return note;
-        },
-      };
-    },
-  }));
+  return steps.map((step) => {
+    const scoped: Step = {
+      title: `cluster ${v.name}: ${step.title}`,
+      async check(ctx) {
+        const c = enter(ctx);
+        const check = await step.check(c);
+        const apply = check.apply;
+        if (!apply) return check;
+        return {
+          ...check,
+          apply: async () => {
+            const note = await apply();
+            if (c.state.halt) ctx.state.halt = c.state.halt;
+            return note;
+          },
+        };
+      },
+    };
+    // a rotation's RBAC pre-flight must ask THIS cluster's API server
+    if ('deniedAccess' in step) {
+      (scoped as GuardedStep).deniedAccess = async (ctx) => (await (step as GuardedStep).deniedAccess(enter(ctx))).map((a) => ({ ...a, cluster: v.name }));
+    }
+    return scoped;
+  });
 }

@@ -3,9 +3,9 @@
 // schema, so ttl/maxTtl keep their defaults in one place and a budget next to
 // an explicit ttl is a config error, not a silent winner.
 
-import { formatDuration } from '../config/duration.ts';
+import { formatDuration, hms } from '../config/duration.ts';
 import { isAgentError } from '../errors.ts';
-import { hms, planForOutage, type OutagePlan } from '../renewal/outage-budget.ts';
+import { planForOutage, type OutagePlan } from '../renewal/outage-budget.ts';
 
 export const ROLE_TTL_DEFAULT = 24 * 3600;
 export const ROLE_MAX_TTL_DEFAULT = 72 * 3600;

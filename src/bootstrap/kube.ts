@@ -18,6 +18,8 @@ export interface KubeApi {
   /** the API server URL and CA of the kubeconfig's current cluster */
   cluster(): { host: string; caPem: string | undefined };
   namespaces(labelSelector: string): Promise<string[]>;
+  /** one namespace by name: needs only `get` on it, where listing needs `list` on all */
+  namespaceExists(name: string): Promise<boolean>;
   readConfigMap(namespace: string, name: string): Promise<KubeObject | undefined>;
   writeConfigMap(namespace: string, name: string, obj: KubeObject, exists: boolean): Promise<void>;
   /** Secret data decoded to text */
@@ -76,6 +78,15 @@ export async function loadKube(kubeconfig: string | undefined, context?: string)
         return list.items.map((n) => n.metadata!.name!).sort();
       } catch (err) {
         throw kubeError('list', `namespaces (selector ${labelSelector})`, err);
+      }
+    },
+    async namespaceExists(name) {
+      try {
+        await core.readNamespace({ name });
+        return true;
+      } catch (err) {
+        if (absent(err)) return false;
+        throw kubeError('get', `namespace ${name}`, err);
       }
     },
     async readConfigMap(namespace, name) {

@@ -14,20 +14,6 @@ export function isSelfSigned(pem: string): boolean {
   return certIsSelfSigned(new X509Certificate(pem));
 }
 
-/** Unique certificates in order of first appearance, each ending in a newline. */
-export function bundle(pems: string[]): string {
-  const seen = new Set<string>();
-  const out: string[] = [];
-  for (const p of pems.flatMap(splitPem)) {
-    const fp = new X509Certificate(p).fingerprint256;
-    if (!seen.has(fp)) {
-      seen.add(fp);
-      out.push(p + '\n');
-    }
-  }
-  return out.join('');
-}
-
 /**
  * Why `chain` (leaf/intermediate first, root last) does not link up, or
  * undefined when each certificate is signed by the next and the last is a root.

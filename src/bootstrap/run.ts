@@ -40,13 +40,24 @@ export function buildSteps(config: BootstrapConfig, vaultAddress: string): Step[
     ...config.roles.map((r) => pkiRoleStep(r, i.mount)),
     ...(internal ? [firstTidyStep(root.mount, config.tidy)] : []),
     firstTidyStep(i.mount, config.tidy),
-    ...reviewerSteps(config),
-    authConfigStep(config.kubernetesAuth.mount),
-    policyStep(config.kubernetesAuth.policy),
-    authRoleStep(config.kubernetesAuth.mount, config.kubernetesAuth.role.name),
-    ...(config.trustBundle.enabled ? [trustBundleStep(config.trustBundle.configMapName)] : []),
-    ...(config.istiodCa.enabled ? [istiodCaStep(config.istiodCa.namespace, config.istiodCa.secretName)] : []),
-    ...(config.linkerd.enabled ? linkerdSteps(config.linkerd.namespace) : []),
+    ...authAndOutputs(config),
+  ];
+}
+
+/**
+ * What every cluster gets once its PKI is there: Kubernetes auth bound to it,
+ * then the optional outputs. With clusters:, Linkerd too is per cluster: one
+ * trust anchor (the shared root) in every cluster, an issuer of each cluster's own.
+ */
+function authAndOutputs(c: BootstrapConfig): Step[] {
+  return [
+    ...reviewerSteps(c),
+    authConfigStep(c.kubernetesAuth.mount),
+    policyStep(c.kubernetesAuth.policy),
+    authRoleStep(c.kubernetesAuth.mount, c.kubernetesAuth.role.name),
+    ...(c.trustBundle.enabled ? [trustBundleStep(c.trustBundle.configMapName)] : []),
+    ...(c.istiodCa.enabled ? [istiodCaStep(c.istiodCa.namespace, c.istiodCa.secretName)] : []),
+    ...(c.linkerd.enabled ? linkerdSteps(c.linkerd.namespace) : []),
   ];
 }
 
@@ -66,12 +77,7 @@ function clusterSteps(config: BootstrapConfig, vaultAddress: string): Step[] {
     intermediateStep(c.intermediate.mount),
     ...c.roles.map((r) => pkiRoleStep(r, c.intermediate.mount)),
     firstTidyStep(c.intermediate.mount, c.tidy),
-    ...reviewerSteps(c),
-    authConfigStep(c.kubernetesAuth.mount),
-    policyStep(c.kubernetesAuth.policy),
-    authRoleStep(c.kubernetesAuth.mount, c.kubernetesAuth.role.name),
-    ...(c.trustBundle.enabled ? [trustBundleStep(c.trustBundle.configMapName)] : []),
-    ...(c.istiodCa.enabled ? [istiodCaStep(c.istiodCa.namespace, c.istiodCa.secretName)] : []),
+    ...authAndOutputs(c),
   ];
   return [
     pkiMountStep(root.mount, root.maxLeaseTtl, 'vault-pki-agent root CA'),
@@ -79,8 +85,6 @@ function clusterSteps(config: BootstrapConfig, vaultAddress: string): Step[] {
     ...perMount(root.mount),
     ...clusterViews(config).flatMap((v) => scopeSteps(v, perCluster(v.config))),
     firstTidyStep(root.mount, config.tidy),
-    // Linkerd's issuer comes from the root mount and goes to the default connection's cluster
-    ...(config.linkerd.enabled ? linkerdSteps(config.linkerd.namespace) : []),
   ];
 }
 

@@ -4,7 +4,7 @@
 
 import type { X509Certificate, KeyObject } from 'node:crypto';
 import { AgentError } from '../errors.ts';
-import { certificates, isSelfSigned, privateKeys, toPem, uriSans } from './pem.ts';
+import { certificates, isSelfSigned, privateKeys, toPem, uniqueCertificates, uriSans } from './pem.ts';
 
 export interface Bundle {
   leaf: X509Certificate;
@@ -54,16 +54,9 @@ export function assembleBundle(parts: {
   if (!leaf) {
     throw new AgentError('CERT_INVALID', 'no certificate matches the private key: the key and the certificate come from different issuances');
   }
-  const roots = parts.trustedRoots
-    ? dedupe(certificates(parts.trustedRoots).filter(isSelfSigned))
-    : dedupe(certs.filter(isSelfSigned));
+  const roots = uniqueCertificates((parts.trustedRoots ? certificates(parts.trustedRoots) : certs).filter(isSelfSigned));
   const chain = sortChain(leaf, certs.filter((c) => c.ca && !isSelfSigned(c)));
   return describe(leaf, chain, roots, key, keyPem);
-}
-
-function dedupe(certs: X509Certificate[]): X509Certificate[] {
-  const seen = new Set<string>();
-  return certs.filter((c) => (seen.has(c.fingerprint256) ? false : (seen.add(c.fingerprint256), true)));
 }
 
 function describe(leaf: X509Certificate, intermediates: X509Certificate[], roots: X509Certificate[], key: KeyObject, keyPem: string): Bundle {

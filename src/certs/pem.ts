@@ -55,6 +55,12 @@ export function privateKeys(text: string): { pem: string; key: KeyObject }[] {
     .map((b) => ({ pem: b.pem, key: createPrivateKey(b.pem) }));
 }
 
+/** Each certificate once (same SHA-256 fingerprint = same certificate), in order of first appearance. */
+export function uniqueCertificates(certs: readonly X509Certificate[]): X509Certificate[] {
+  const seen = new Set<string>();
+  return certs.filter((c) => !seen.has(c.fingerprint256) && Boolean(seen.add(c.fingerprint256)));
+}
+
 export function isSelfSigned(cert: X509Certificate): boolean {
   return cert.subject === cert.issuer && cert.verify(cert.publicKey);
 }

@@ -6,7 +6,7 @@ import { dirname } from 'node:path';
 import { AgentError, isAgentError } from '../errors.ts';
 import { AGENT_FLAGS, loadAgentConfig, type AgentConfig } from '../config/agent-config.ts';
 import { decodeClaims, fileTokenSource } from '../identity/token.ts';
-import { createLogger, type Logger, type LogLevel } from '../log/log.ts';
+import { createLogger, type Logger } from '../log/log.ts';
 import { agentMetrics } from '../metrics/agent-metrics.ts';
 import { serveHealth } from '../metrics/server.ts';
 import { loadLayout } from '../output/templates.ts';
@@ -37,7 +37,7 @@ async function prepare(command: 'init' | 'run', argv: string[]) {
     return undefined;
   }
   const config = await loadAgentConfig(values);
-  const log = createLogger({ name: `vault-pki-agent-${command}`, level: config.logLevel as LogLevel });
+  const log = createLogger({ name: `vault-pki-agent-${command}`, level: config.logLevel });
   const tokenSource = fileTokenSource(config.auth.tokenPath);
   // Before any side effect: the token must be there and be a service-account JWT.
   decodeClaims(await tokenSource.read(), tokenSource.path);
@@ -92,8 +92,9 @@ export async function initCommand(argv: string[]): Promise<number> {
       await agent.first();
       return 0;
     } catch (err) {
-      if (!isAgentError(err, ...TRANSIENT) || Date.now() > deadline) throw err;
-      const retryInMs = backoffDelay(attempt, Math.random());
+      if (!isAgentError(err, ...TRANSIENT) || Date.now() >= deadline) throw err;
+      // Never sleep past the deadline: the last try comes at the minute, not a backoff step after it.
+      const retryInMs = Math.min(backoffDelay(attempt, Math.random()), Math.max(0, deadline - Date.now()));
       p.log.warn({ err: (err as Error).message, attempt, retryInMs }, 'Vault not available yet; retrying');
       await new Promise((r) => setTimeout(r, retryInMs));
     }

@@ -8,9 +8,10 @@ import type { KubeApi } from '../bootstrap/kube.ts';
 import { runBootstrap } from '../bootstrap/run.ts';
 import { bootstrapVault } from '../bootstrap/vault.ts';
 import { AgentError } from '../errors.ts';
-import { createLogger, LOG_LEVELS } from '../log/log.ts';
+import { createLogger, LOG_LEVELS, type LogLevel } from '../log/log.ts';
 import { createVaultClient } from '../vault/client.ts';
-import { vaultAddressProblem } from '../config/vault-address.ts';
+import { configError } from '../config/schema.ts';
+import { readVaultCa, skipTlsVerify, vaultAddressProblem } from '../config/vault-address.ts';
 import { flagHelp, parseFlags, type FlagTable, type Parsed } from './flags.ts';
 
 export const FLAGS: FlagTable = {
@@ -25,11 +26,6 @@ export const FLAGS: FlagTable = {
 };
 
 const str = (v: unknown): string | undefined => (typeof v === 'string' && v !== '' ? v : undefined);
-
-/** Only "true" and "1" turn verification off; node-vault alone would skip for any non-empty value (see vault/client.ts). */
-function skipVerify(env: NodeJS.ProcessEnv): boolean {
-  return env.VAULT_SKIP_VERIFY === 'true' || env.VAULT_SKIP_VERIFY === '1';
-}
 
 export async function bootstrapCommand(argv: string[], env: NodeJS.ProcessEnv = process.env, out = (l: string) => process.stdout.write(l + '\n')): Promise<number> {
   refuseTokenFlag(argv);
@@ -60,47 +56,50 @@ function refuseTokenFlag(argv: string[]): void {
   }
 }
 
-async function readTokenFile(path: string): Promise<string> {
-  const text = await readFile(path, 'utf8').catch((err) => {
-    throw new AgentError('CONFIG', `--vault-token-file ${path}: cannot read it (${err.code}); point it at a file holding the Vault token`);
-  });
+async function readTokenFile(path: string): Promise<{ token?: string; problem?: string }> {
+  let text: string;
+  try {
+    text = await readFile(path, 'utf8');
+  } catch (err) {
+    return { problem: `--vault-token-file ${path}: cannot read it (${(err as NodeJS.ErrnoException).code}); point it at a file holding the Vault token` };
+  }
   const token = text.trim();
-  if (!token) throw new AgentError('CONFIG', `--vault-token-file ${path}: the file is empty; write the Vault token into it`);
-  return token;
+  return token ? { token } : { problem: `--vault-token-file ${path}: the file is empty; write the Vault token into it` };
 }
 
 /** What bootstrap and rotate share: logger, validated config, Vault and (lazily) Kubernetes; every input problem before any call. */
 export async function connect(values: Parsed['values'], env: NodeJS.ProcessEnv) {
-  const level = str(values['log-level']) ?? 'info';
-  if (!(LOG_LEVELS as readonly string[]).includes(level)) throw new AgentError('USAGE', `--log-level ${level}: expected one of ${LOG_LEVELS.join(', ')}`);
-  const log = createLogger({ name: 'bootstrap', level: level as (typeof LOG_LEVELS)[number] });
-
+  // The file first (its problems are a list of their own), then every flag and environment problem in one line.
   const configFile = str(values.config);
   const config: BootstrapConfig = configFile ? await loadConfigFile(configFile) : validateConfig({}, 'defaults');
+  const problems: string[] = [];
+  const level = str(values['log-level']) ?? 'info';
+  if (!(LOG_LEVELS as readonly string[]).includes(level)) problems.push(`--log-level ${level}: expected one of ${LOG_LEVELS.join(', ')}`);
   const address = str(values['vault-addr']) ?? str(env.VAULT_ADDR) ?? config.vault.address;
-  if (!address) throw new AgentError('CONFIG', 'bootstrap: no Vault address; pass --vault-addr, set VAULT_ADDR or vault.address in the config');
-  const addrProblem = vaultAddressProblem(address, { flag: 'bootstrap: Vault address', allowInsecureHttp: values['allow-insecure-http'] === true });
-  if (addrProblem) throw new AgentError('CONFIG', addrProblem);
+  if (!address) problems.push('bootstrap: no Vault address; pass --vault-addr, set VAULT_ADDR or vault.address in the config');
+  const addrProblem = address && vaultAddressProblem(address, { flag: 'bootstrap: Vault address', allowInsecureHttp: values['allow-insecure-http'] === true });
+  if (addrProblem) problems.push(addrProblem);
   const tokenFile = str(values['vault-token-file']);
-  const token = tokenFile ? await readTokenFile(tokenFile) : str(env.VAULT_TOKEN);
-  if (!token) throw new AgentError('CONFIG', 'bootstrap: no Vault token; set VAULT_TOKEN or pass --vault-token-file PATH (a token allowed to manage mounts, auth methods and policies)');
-  let caPem: string | undefined;
-  if (str(env.VAULT_CACERT)) {
-    caPem = await readFile(env.VAULT_CACERT!, 'utf8').catch((err) => {
-      throw new AgentError('CONFIG', `VAULT_CACERT ${env.VAULT_CACERT}: cannot read it (${err.code}); point it at the PEM CA of Vault's certificate`);
-    });
-  }
-  const skip = skipVerify(env);
+  const fromFile = tokenFile ? await readTokenFile(tokenFile) : {};
+  if (fromFile.problem) problems.push(fromFile.problem);
+  const token = tokenFile ? fromFile.token : str(env.VAULT_TOKEN);
+  if (!token && !fromFile.problem) problems.push('bootstrap: no Vault token; set VAULT_TOKEN or pass --vault-token-file PATH (a token allowed to manage mounts, auth methods and policies)');
+  const ca = str(env.VAULT_CACERT) ? readVaultCa(env.VAULT_CACERT!, 'VAULT_CACERT') : {};
+  if (ca.problem) problems.push(ca.problem);
+  if (problems.length) throw configError('', problems);
+  const log = createLogger({ name: 'bootstrap', level: level as LogLevel });
+  const caPem = ca.caPem;
+  const skip = skipTlsVerify(env);
   if (skip) log.warn('VAULT_SKIP_VERIFY is set: TLS verification of Vault is OFF — anyone on the path can read the bootstrap token; never do this outside a lab');
   else if (str(env.VAULT_SKIP_VERIFY)) log.warn({ value: env.VAULT_SKIP_VERIFY }, 'VAULT_SKIP_VERIFY ignored: only "true" or "1" turn verification off');
 
-  const vault = createVaultClient({ address, caPem, namespace: str(env.VAULT_NAMESPACE), skipVerify: skip, timeoutMs: 15_000 });
+  const vault = createVaultClient({ address: address!, caPem, namespace: str(env.VAULT_NAMESPACE), skipVerify: skip, timeoutMs: 15_000 });
   const kubeconfig = str(values.kubeconfig);
   let kube: Promise<KubeApi> | undefined;
   return {
     config,
     log,
-    vault: bootstrapVault(vault, token),
+    vault: bootstrapVault(vault, token!),
     /** for calls made as a workload would (bootstrap's verification), without the bootstrap token */
     http: vault,
     kube: () => (kube ??= import('../bootstrap/kube.ts').then((m) => m.loadKube(kubeconfig))),

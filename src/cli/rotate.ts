@@ -14,7 +14,7 @@ const FLAGS: FlagTable = {
   phase: { value: 'prepare|switch|finish', help: 'the root phase to run (rotate --status names the next one); with --scope intermediate, only finish: retire the previous intermediates' },
   status: { help: 'print where the rotations stand (read from Vault) and exit; nothing is written' },
   force: { help: 'finish before every certificate under the old root or intermediate can have expired (says what that means)' },
-  cluster: { value: 'NAME', help: "with a clusters: config, the cluster whose intermediate to rotate (--scope intermediate); the others' stay as they are" },
+  cluster: { value: 'NAME', help: "with a clusters: config, the cluster whose intermediate to rotate (--scope intermediate; the others' stay as they are) or whose --status to print; --scope root covers every cluster" },
   ...BOOTSTRAP_FLAGS,
 };
 
@@ -30,7 +30,7 @@ export async function rotateCommand(argv: string[], env: NodeJS.ProcessEnv, out:
     throw new AgentError('USAGE', `--scope ${scope ?? '(missing)'}: expected intermediate or root`);
   }
   if (phase !== undefined && !['prepare', 'switch', 'finish'].includes(phase)) throw new AgentError('USAGE', `--phase ${phase}: expected prepare, switch or finish`);
-  const c = forCluster(await connect(values, env), values.cluster as string | undefined, scope);
+  const c = forCluster(await connect(values, env), values.cluster as string | undefined, values.status ? 'status' : scope);
   if (values.status) {
     for (const line of await rotationStatus({ config: c.config, vault: c.vault, kube: c.kube, state: {} })) out(line);
     return 0;
@@ -40,16 +40,21 @@ export async function rotateCommand(argv: string[], env: NodeJS.ProcessEnv, out:
 }
 
 /**
- * With a clusters: config, rotation acts on one cluster's view (its
- * intermediate mount, its Kubernetes outputs); the shared root's rotation
- * would have to reach every cluster's bundles and is not offered yet.
+ * With a clusters: config, an intermediate rotation acts on one cluster's
+ * view (its intermediate mount, its Kubernetes outputs). The root is shared,
+ * so a root rotation takes the whole config: every phase covers every
+ * cluster (rotate/publish.ts). --status without --cluster shows them all.
  */
-function forCluster<C extends Awaited<ReturnType<typeof connect>>>(c: C, name: string | undefined, scope: string | undefined): C {
+function forCluster<C extends Awaited<ReturnType<typeof connect>>>(c: C, name: string | undefined, what: string | undefined): C {
   if (!c.config.clusters.length) {
     if (name !== undefined) clusterView(c.config, name); // throws: the config has no clusters: list
     return c;
   }
-  if (scope === 'root') throw new AgentError('USAGE', 'rotate --scope root with a clusters: config is not supported yet (the new root must reach every cluster); rotate one cluster\'s intermediate with --scope intermediate --cluster NAME');
+  if (what === 'root') {
+    if (name !== undefined) throw new AgentError('USAGE', `--cluster ${name}: the root is shared by every cluster, so --scope root rotates it in all of them at once; drop --cluster`);
+    return c;
+  }
+  if (what === 'status' && name === undefined) return c;
   if (name === undefined) throw new AgentError('USAGE', `rotate: the config has clusters (${c.config.clusters.map((k) => k.name).join(', ')}); name one with --cluster NAME`);
   const view = clusterView(c.config, name);
   return { ...c, config: view.config, kube: clusterKube(view, c.kube) };

@@ -1,5 +1,6 @@
 // Go/Vault-style durations ("24h", "1h30m", "90s", "7d") or plain seconds, to
-// seconds; and back to the shortest exact form Vault itself prints.
+// seconds; and back: the shortest exact form Vault itself prints, or h/m/s
+// spelled out for a reader.
 
 const UNITS: Record<string, number> = { s: 1, m: 60, h: 3600, d: 86400 };
 
@@ -19,4 +20,12 @@ export function formatDuration(seconds: number): string {
   if (seconds > 0 && seconds % 3600 === 0) return `${seconds / 3600}h`;
   if (seconds > 0 && seconds % 60 === 0) return `${seconds / 60}m`;
   return `${seconds}s`;
+}
+
+/** 59220 → "16h27m", 42336 → "11h45m36s": a Go duration Vault and the agent both accept, read at a glance. */
+export function hms(seconds: number): string {
+  const h = Math.floor(seconds / 3600);
+  const m = Math.floor((seconds % 3600) / 60);
+  const s = seconds % 60;
+  return `${h ? `${h}h` : ''}${m ? `${m}m` : ''}${s || (!h && !m) ? `${s}s` : ''}`;
 }

@@ -115,11 +115,3 @@ export function planForOutageText(text: string | number, what: string, opts: Out
   }
   return planForOutage(seconds, opts);
 }
-
-/** 59220 → "16h27m", 42336 → "11h45m36s": a Go duration Vault and the agent both accept, read at a glance. */
-export function hms(seconds: number): string {
-  const h = Math.floor(seconds / 3600);
-  const m = Math.floor((seconds % 3600) / 60);
-  const s = seconds % 60;
-  return `${h ? `${h}h` : ''}${m ? `${m}m` : ''}${s || (!h && !m) ? `${s}s` : ''}`;
-}

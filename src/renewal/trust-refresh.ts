@@ -3,7 +3,7 @@
 // a retired one leaves without waiting for a renewal. One unauthenticated
 // read per interval at idle; the files are rewritten only on a real change.
 
-import { certificates, isSelfSigned } from '../certs/pem.ts';
+import { certificates, isSelfSigned, uniqueCertificates } from '../certs/pem.ts';
 import type { Bundle } from '../certs/bundle.ts';
 import type { Logger } from '../log/log.ts';
 import { runAt, type LongTimer, type Timers } from './timers.ts';
@@ -20,10 +20,7 @@ const JITTER = 0.1;
 export function withRoots(b: Bundle, freshPem: string): Bundle | undefined {
   const top = b.intermediates.at(-1) ?? b.leaf;
   const own = b.roots.filter((r) => top.checkIssued(r) && top.verify(r.publicKey));
-  const seen = new Set<string>();
-  const roots = [...own, ...certificates(freshPem).filter(isSelfSigned)].filter((c) =>
-    seen.has(c.fingerprint256) ? false : (seen.add(c.fingerprint256), true),
-  );
+  const roots = uniqueCertificates([...own, ...certificates(freshPem).filter(isSelfSigned)]);
   const same = roots.length === b.roots.length && roots.every((r, i) => r.fingerprint256 === b.roots[i]!.fingerprint256);
   return same ? undefined : { ...b, roots };
 }

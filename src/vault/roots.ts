@@ -5,9 +5,22 @@
 // the caller fall back to the roots the set carries. Read through the PKI
 // mounts' unauthenticated endpoints: the workload policy needs nothing more.
 
+import type { X509Certificate } from 'node:crypto';
 import type { Logger } from '../log/log.ts';
-import { isSelfSigned, certificates, toPem } from '../certs/pem.ts';
+import { isSelfSigned, certificates, toPem, uniqueCertificates } from '../certs/pem.ts';
 import type { VaultClient } from './client.ts';
+
+/**
+ * `bootstrap rotate --phase finish` renames a root it retires `retired-…`
+ * (docs/rotation.md): kept in Vault with its key, trusted no more.
+ */
+export const RETIRED_PREFIX = 'retired-';
+export const isRetired = (name: string): boolean => name.startsWith(RETIRED_PREFIX);
+
+/** The rule for a mount's issuers, as the agent and bootstrap's bundles apply it: each self-signed certificate of an issuer not retired, once. */
+export function rootsOfIssuers(issuers: readonly { issuer_name?: string | undefined; certificate: string }[]): X509Certificate[] {
+  return uniqueCertificates(issuers.filter((i) => !isRetired(i.issuer_name ?? '')).flatMap((i) => certificates(i.certificate).filter(isSelfSigned)));
+}
 
 export interface TrustedRootsOptions {
   vault: VaultClient;
@@ -34,9 +47,7 @@ export function trustedRoots(opts: TrustedRootsOptions): () => Promise<string> {
 
   async function mountRoots(mount: string) {
     const list = await opts.vault.request<{ data: { keys: string[] } }>({ method: 'LIST', path: `${mount}/issuers`, op: 'list-issuers' });
-    const issuers = await Promise.all(list.data.keys.map((id) => read(`${mount}/issuer/${id}/json`, 'read-issuer')));
-    // `bootstrap rotate --phase finish` renames a root it retires `retired-…` (src/bootstrap/steps/issuers.ts): kept in Vault, trusted no more.
-    return issuers.filter((i) => !(i.issuer_name ?? '').startsWith('retired-')).flatMap((i) => selfSigned(i.certificate));
+    return rootsOfIssuers(await Promise.all(list.data.keys.map((id) => read(`${mount}/issuer/${id}/json`, 'read-issuer'))));
   }
 
   async function issuingRoot(mount: string) {
@@ -69,10 +80,6 @@ export function trustedRoots(opts: TrustedRootsOptions): () => Promise<string> {
         `the root of --pki-mount ${opts.issuingMount} is not an issuer of --root-mount ${opts.mount}; trusting it because Vault issues under it, but root-cert.pem also lists ${opts.mount}'s unrelated roots: set --root-mount to the mount that holds this root`,
       );
     }
-    const seen = new Set<string>();
-    return [...fromIssuing, ...fromMount]
-      .filter((c) => (seen.has(c.fingerprint256) ? false : (seen.add(c.fingerprint256), true)))
-      .map(toPem)
-      .join('');
+    return uniqueCertificates([...fromIssuing, ...fromMount]).map(toPem).join('');
   };
 }

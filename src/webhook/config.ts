@@ -4,6 +4,7 @@
 import { ANNOTATIONS, PREFIX, USER_KEYS, type AnnotationName } from './annotations.ts';
 import type { WebhookDefaults } from './defaults.ts';
 import { parseDuration } from '../config/duration.ts';
+import { RELOAD_SIGNALS, TRUST_DOMAIN } from '../config/names.ts';
 
 export type Layout = 'istio' | 'spiffe' | 'tls';
 export type Mode = 'issue' | 'sign';
@@ -35,10 +36,9 @@ export type ParseResult = { ok: true; config: InjectConfig } | { ok: false; prob
 
 const NAME = /^[A-Za-z0-9](?:[A-Za-z0-9_.-]{0,126}[A-Za-z0-9])?$/;
 const MOUNT = /^[A-Za-z0-9](?:[A-Za-z0-9_./-]{0,126}[A-Za-z0-9])?$/;
-const TRUST_DOMAIN = /^[a-z0-9](?:[a-z0-9.-]{0,253}[a-z0-9])?$/;
 const DNS_NAME = /^(?:\*\.)?(?:[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)*[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$/;
 const CONTAINER = /^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$/;
-const SIGNALS = ['SIGHUP', 'SIGINT', 'SIGQUIT', 'SIGTERM', 'SIGUSR1', 'SIGUSR2', 'SIGWINCH'];
+const SIGNALS: readonly string[] = RELOAD_SIGNALS;
 /** Paths the injected containers already use; the credentials volume must not shadow them. */
 const RESERVED_DIRS = ['/var/run/secrets/vault-pki-agent', '/var/run/secrets/kubernetes.io'];
 

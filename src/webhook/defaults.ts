@@ -1,6 +1,8 @@
 // What the webhook's flags decide for every injected pod (the annotations
 // override the Vault/identity parts per pod). Frozen once at start.
 
+import { MESH_DEFAULTS } from '../config/defaults.ts';
+
 export interface ResourceSpec {
   requests: { cpu: string; memory: string };
   limits: { memory: string };
@@ -38,7 +40,7 @@ export interface WebhookDefaults {
 export const TOKEN_DIR = '/var/run/secrets/vault-pki-agent';
 export const TOKEN_FILE = `${TOKEN_DIR}/token`;
 export const VAULT_CA_FILE = `${TOKEN_DIR}/vault-ca.crt`;
-export const TOKEN_AUDIENCE = 'vault';
+export const TOKEN_AUDIENCE = MESH_DEFAULTS.tokenAudience;
 export const TOKEN_SECONDS = 3600;
 
 /** Names the webhook gives what it adds; their presence also marks a pod as injected. */
@@ -58,20 +60,21 @@ export const INIT_COMMAND = ['node', '/app/dist/cli/main.js'];
 
 export const DEFAULTS: Omit<WebhookDefaults, 'image' | 'vaultAddr'> = {
   imagePullPolicy: 'IfNotPresent',
-  authMount: 'kubernetes',
-  authRole: 'mesh-workload',
-  pkiMount: 'pki_istio',
-  pkiRole: 'istio-workload',
-  ttl: '24h',
-  trustDomain: 'cluster.local',
-  layout: 'istio',
-  mode: 'issue',
-  outDir: '/var/run/secrets/workload-spiffe-credentials',
+  // the agent's own defaults (src/config/defaults.ts): what bootstrap creates
+  authMount: MESH_DEFAULTS.authMount,
+  authRole: MESH_DEFAULTS.authRole,
+  pkiMount: MESH_DEFAULTS.pkiMount,
+  pkiRole: MESH_DEFAULTS.pkiRole,
+  ttl: MESH_DEFAULTS.ttl,
+  trustDomain: MESH_DEFAULTS.trustDomain,
+  layout: MESH_DEFAULTS.layout,
+  mode: MESH_DEFAULTS.mode,
+  outDir: MESH_DEFAULTS.outDir,
   nativeSidecar: true,
-  metricsPort: 9102,
+  metricsPort: MESH_DEFAULTS.metricsPort,
   // Measured: the sidecar as the image runs it holds 65–67 MiB RSS idle and renewing
   // (bench/README.md; test/webhook/injected-init.test.ts prints it too), so the request is
   // 80Mi; the limit leaves ~60 MiB for a rotation's garbage. CPU is idle between renewals.
   resources: { requests: { cpu: '10m', memory: '80Mi' }, limits: { memory: '128Mi' } },
-  logLevel: 'info',
+  logLevel: MESH_DEFAULTS.logLevel,
 };

@@ -6,7 +6,7 @@ import 'reflect-metadata';
 import { webcrypto, X509Certificate } from 'node:crypto';
 import { isIP } from 'node:net';
 import * as x509 from '@peculiar/x509';
-import { pemBlocks } from '../certs/pem.ts';
+import { pemBlocks, uniqueCertificates } from '../certs/pem.ts';
 
 const ALG = { name: 'ECDSA', namedCurve: 'P-256', hash: 'SHA-256' } as const;
 /** Tolerated clock skew between us and the apiserver. */
@@ -93,12 +93,8 @@ export function splitBundle(pem: string): X509Certificate[] {
  * CA of ours) plus `add`, without expired or duplicate certificates.
  */
 export function mergeBundle(current: string, add: readonly string[], now: Date = new Date()): string {
-  const seen = new Set<string>();
-  const kept: string[] = [];
-  for (const cert of [...splitBundle(current), ...add.flatMap((p) => splitBundle(p))]) {
-    if (new Date(cert.validTo).getTime() <= now.getTime() || seen.has(cert.fingerprint256)) continue;
-    seen.add(cert.fingerprint256);
-    kept.push(cert.toString().trim());
-  }
-  return kept.join('\n') + '\n';
+  const live = [...splitBundle(current), ...add.flatMap((p) => splitBundle(p))].filter((c) => new Date(c.validTo).getTime() > now.getTime());
+  return uniqueCertificates(live)
+    .map((c) => c.toString().trim())
+    .join('\n') + '\n';
 }

@@ -6,6 +6,7 @@ import { describe, expect, it } from 'vitest';
 import { clusterView, clusterViews } from '../../src/bootstrap/clusters.ts';
 import { loadConfigFile, validateConfig, type FileConfig } from '../../src/bootstrap/config.ts';
 import { buildSteps } from '../../src/bootstrap/run.ts';
+import { reviewerProblems } from '../../src/bootstrap/steps/reviewer.ts';
 import { isAgentError } from '../../src/errors.ts';
 
 const EXAMPLE = join(import.meta.dirname, '..', '..', 'examples', 'clusters.yaml');
@@ -81,6 +82,45 @@ describe('bootstrap clusters: list', () => {
   it('refuses a cluster that binds every pod of every namespace, and an intermediate mount equal to the root mount', () => {
     const lines = problems({ clusters: [{ name: 'a', role: { namespaces: ['*'] } }, { name: 'b', kubeconfig: '/k', intermediateMount: 'pki' }] });
     expect(lines.map((l) => l.split(':')[0]!.trim())).toEqual(['- clusters.0.role', '- clusters.1.intermediateMount']);
+  });
+
+  it("takes a cluster's own vaultInCluster and tokenReviewer, the rest of tokenReviewer and the other clusters inheriting the top level", () => {
+    const [central, edge] = clusterViews(
+      validateConfig({
+        kubernetesAuth: { tokenReviewer: { create: true, name: 'reviewer' }, role: { namespaces: ['shop'] } },
+        clusters: [
+          { name: 'central', vaultInCluster: true, tokenReviewer: { create: false } },
+          { name: 'edge', kubeconfig: '/k/edge', tokenReviewer: { namespace: 'vault' } },
+        ],
+      }),
+    );
+    expect(central!.config.kubernetesAuth).toMatchObject({ vaultInCluster: true, tokenReviewer: { create: false, namespace: 'kube-system', name: 'reviewer' } });
+    expect(edge!.config.kubernetesAuth).toMatchObject({ vaultInCluster: false, tokenReviewer: { create: true, namespace: 'vault', name: 'reviewer' } });
+    const titles = buildSteps(validateConfig({ kubernetesAuth: { tokenReviewer: { create: true }, role: { namespaces: ['shop'] } }, clusters: [{ name: 'a', tokenReviewer: { create: false }, vaultInCluster: true }, { name: 'b', kubeconfig: '/k/b' }] }), 'https://vault:8200').map((s) => s.title);
+    // the reviewer ServiceAccount is made only where tokenReviewer.create holds
+    expect(titles.filter((t) => /ServiceAccount/.test(t)).map((t) => t.split(':')[0])).toEqual(['cluster b']);
+  });
+
+  it('lets a selector-bound cluster log in with its own vaultInCluster or tokenReviewer, refuses it with neither (naming its keys), and refuses both reviewer sources at once', () => {
+    const bound = (over: object) => validateConfig({ kubernetesAuth: { role: { namespaceSelector: 'mesh=on' } }, clusters: [{ name: 'a' }, { name: 'b', kubeconfig: '/k/b', ...over }] });
+    expect(reviewerProblems(bound({ vaultInCluster: true }))).toEqual([expect.stringMatching(/^clusters\[0\]: /)]);
+    expect(reviewerProblems(bound({ tokenReviewer: { create: true } }))).toHaveLength(1);
+    const [none] = reviewerProblems(bound({})).filter((p) => p.startsWith('clusters[1]'));
+    expect(none).toMatch(/clusters\[1\]\.tokenReviewer\.create: true .* clusters\[1\]\.vaultInCluster: true/);
+    const both = { kubernetesAuth: { role: { namespaces: ['x'] } }, clusters: [{ name: 'a', tokenReviewer: { create: true }, reviewerJwtFile: '/r.jwt' }] };
+    expect(problems(both).map((l) => l.split(':')[0]!.trim())).toEqual(['- clusters.0.tokenReviewer.create']);
+  });
+
+  it("gives Linkerd's anchors and issuer to every cluster under its name unless the cluster sets linkerd: false", () => {
+    const config = validateConfig({ root: { keyType: 'ec', keyBits: 256 }, linkerd: { enabled: true }, clusters: [{ name: 'a' }, { name: 'b', kubeconfig: '/k/b', linkerd: false }, { name: 'c', kubeconfig: '/k/c' }] });
+    const titles = buildSteps(config, 'https://vault:8200').map((s) => s.title);
+    expect(titles.filter((t) => t.includes('Linkerd'))).toEqual([
+      'cluster a: Linkerd trust anchors ConfigMap linkerd/linkerd-identity-trust-roots',
+      'cluster a: Linkerd identity issuer Secret linkerd/linkerd-identity-issuer',
+      'cluster c: Linkerd trust anchors ConfigMap linkerd/linkerd-identity-trust-roots',
+      'cluster c: Linkerd identity issuer Secret linkerd/linkerd-identity-issuer',
+    ]);
+    expect(clusterViews(validateConfig({ clusters: [{ name: 'a', linkerd: true }] }))[0]!.config.linkerd.enabled).toBe(true);
   });
 
   it('names the known clusters when rotate --cluster asks for another', () => {

@@ -1,8 +1,8 @@
 import { describe, expect, it } from 'vitest';
-import { parseDuration } from '../../src/config/duration.ts';
+import { hms, parseDuration } from '../../src/config/duration.ts';
 import { FIELDS } from '../../src/config/agent-config.ts';
 import { isAgentError } from '../../src/errors.ts';
-import { AGENT_JITTER, AGENT_REQUEST_TIMEOUT_SECONDS, DEFAULT_MARGINS, hms, outageWindow, planForOutage, planForOutageText } from '../../src/renewal/outage-budget.ts';
+import { AGENT_JITTER, AGENT_REQUEST_TIMEOUT_SECONDS, DEFAULT_MARGINS, outageWindow, planForOutage, planForOutageText } from '../../src/renewal/outage-budget.ts';
 import { backoffCeiling, DEFAULT_BACKOFF } from '../../src/renewal/schedule.ts';
 
 const none = { clockSkewSeconds: 0, backoffStepSeconds: 0 };

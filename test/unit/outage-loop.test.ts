@@ -5,47 +5,13 @@
 // link is "down" and records when the agent asks again once it is back.
 
 import { afterEach, describe, expect, it } from 'vitest';
-import type { Bundle } from '../../src/certs/bundle.ts';
 import { AgentError } from '../../src/errors.ts';
-import { createLogger } from '../../src/log/log.ts';
-import { agentMetrics } from '../../src/metrics/agent-metrics.ts';
-import { Agent } from '../../src/renewal/agent.ts';
+import type { Agent } from '../../src/renewal/agent.ts';
 import { AGENT_REQUEST_TIMEOUT_SECONDS, DEFAULT_MARGINS, outageWindow, planForOutage } from '../../src/renewal/outage-budget.ts';
-import type { Timers } from '../../src/renewal/timers.ts';
-import { fakeServiceAccountJwt } from './fakes.ts';
+import { agentHolding, steppedClock } from './stepped-agent.ts';
 
 const START = Date.parse('2026-01-01T00:00:00Z');
 const HOUR = 3_600_000;
-
-interface SteppedClock {
-  now: number;
-  timers: Timers;
-  step(): Promise<boolean>;
-}
-
-/** Timers that fire only when stepped: the clock jumps to each due time in order. */
-function steppedClock(): SteppedClock {
-  const pending = new Map<number, { fn: () => void; due: number }>();
-  let seq = 0;
-  const c: SteppedClock = {
-    now: START,
-    timers: {
-      now: () => c.now,
-      setTimeout: (fn: () => void, ms: number) => (pending.set(++seq, { fn, due: c.now + ms }), seq),
-      clearTimeout: (h: unknown) => void pending.delete(h as number),
-    } satisfies Timers,
-    async step(): Promise<boolean> {
-      const [id, next] = [...pending].sort((a, b) => a[1].due - b[1].due)[0] ?? [];
-      if (!next) return false;
-      pending.delete(id!);
-      c.now = Math.max(c.now, next.due);
-      next.fn();
-      for (let i = 0; i < 5; i++) await new Promise((r) => setImmediate(r)); // the tick's promises settle
-      return true;
-    },
-  };
-  return c;
-}
 
 const agents: Agent[] = [];
 afterEach(async () => {
@@ -58,51 +24,24 @@ afterEach(async () => {
  * with the link back, and the certificate's notAfter.
  */
 async function rideOut(o: { lifetimeMs: number; graceRatio: number; jitter: number; outageMs: number }): Promise<{ askedAt: number; notAfter: number; failures: number }> {
-  const clock = steppedClock();
+  const clock = steppedClock(START);
   let downAt: number | undefined;
   let backAsk: number | undefined;
   let failures = 0;
   let draws = 0;
-  const agent = new Agent({
-    obtain: {
-      pki: {
-        issue: async () => {
-          const since = (downAt ??= clock.now);
-          if (clock.now < since + o.outageMs) {
-            failures++;
-            throw new AgentError('VAULT_UNREACHABLE', 'stub Vault: the link is down');
-          }
-          backAsk = clock.now;
-          throw new AgentError('VAULT_UNREACHABLE', 'stub Vault: recorded the first ask with the link back');
-        },
-        sign: async () => {
-          throw new Error('sign mode is not used here');
-        },
-      },
-      tokenSource: { path: '/token', read: async () => fakeServiceAccountJwt() },
-      mode: 'issue',
-      trustDomain: 'cluster.local',
-      dnsSans: [],
-      ttlSeconds: o.lifetimeMs / 1000,
-      extraRoots: async () => '',
-    },
-    trustedRoots: async () => '',
-    layout: { name: 'none', files: new Map() },
-    outDir: '/nonexistent',
-    write: {},
-    policy: { graceRatio: o.graceRatio, jitter: o.jitter },
-    reload: {},
-    log: createLogger({ name: 'test', level: 'silent' }),
-    metrics: agentMetrics(),
-    timers: clock.timers,
-    // The first draw places the renewal: 0 = ratio − jitter, the least time left.
-    // Every later draw is a backoff delay: just under 1 = each step taken whole.
-    random: () => (draws++ === 0 ? 0 : 0.999_999),
-  });
-  agents.push(agent);
-  agent.state = 'written';
-  agent.current = { notBefore: new Date(START), notAfter: new Date(START + o.lifetimeMs) } as Bundle;
-  agent.keepFresh();
+  const issue = async (): Promise<never> => {
+    const since = (downAt ??= clock.now);
+    if (clock.now < since + o.outageMs) {
+      failures++;
+      throw new AgentError('VAULT_UNREACHABLE', 'stub Vault: the link is down');
+    }
+    backAsk = clock.now;
+    throw new AgentError('VAULT_UNREACHABLE', 'stub Vault: recorded the first ask with the link back');
+  };
+  // The first draw places the renewal: 0 = ratio − jitter, the least time left.
+  // Every later draw is a backoff delay: just under 1 = each step taken whole.
+  const random = () => (draws++ === 0 ? 0 : 0.999_999);
+  agents.push(agentHolding({ clock, lifetimeMs: o.lifetimeMs, graceRatio: o.graceRatio, jitter: o.jitter, random, issue }));
   while (backAsk === undefined && (await clock.step())) {
     // one timer at a time, through the whole outage
   }

@@ -5,42 +5,12 @@
 // schedule is all that is observed (no files are written).
 
 import { afterEach, describe, expect, it } from 'vitest';
-import type { Bundle } from '../../src/certs/bundle.ts';
 import { AgentError } from '../../src/errors.ts';
-import { createLogger } from '../../src/log/log.ts';
-import { agentMetrics } from '../../src/metrics/agent-metrics.ts';
-import { Agent } from '../../src/renewal/agent.ts';
-import type { Timers } from '../../src/renewal/timers.ts';
-import { fakeServiceAccountJwt } from './fakes.ts';
+import type { Agent } from '../../src/renewal/agent.ts';
+import { agentHolding, steppedClock } from './stepped-agent.ts';
 
 const START = Date.parse('2026-01-01T00:00:00Z');
 const HOUR = 3_600_000;
-
-/** A clock that moves only when the next timer fires. */
-function fakeClock() {
-  let seq = 0;
-  const pending = new Map<number, { fn: () => void; due: number }>();
-  const timers: Timers = {
-    now: () => clock.now,
-    setTimeout: (fn, ms) => (pending.set(++seq, { fn, due: clock.now + ms }), seq),
-    clearTimeout: (h) => void pending.delete(h as number),
-  };
-  const clock = {
-    now: START,
-    timers,
-    /** fires the earliest timer due by `until`, moving the clock to it; false when none is */
-    async step(until: number): Promise<boolean> {
-      const next = [...pending].sort((a, b) => a[1].due - b[1].due)[0];
-      if (!next || next[1].due > until) return false;
-      pending.delete(next[0]);
-      clock.now = Math.max(clock.now, next[1].due);
-      next[1].fn();
-      for (let i = 0; i < 5; i++) await new Promise((r) => setImmediate(r)); // the callback's promises settle
-      return true;
-    },
-  };
-  return clock;
-}
 
 const agents: Agent[] = [];
 afterEach(async () => {
@@ -48,43 +18,14 @@ afterEach(async () => {
 });
 
 /** An Agent holding a certificate valid [START, START + lifetime), whose every renewal fails; returns when it asked Vault. */
-function agentHolding(opts: { lifetimeMs: number; graceRatio: number; jitter: number; random: () => number }) {
-  const clock = fakeClock();
+function holding(opts: { lifetimeMs: number; graceRatio: number; jitter: number; random: () => number }) {
+  const clock = steppedClock(START);
   const askedAt: number[] = [];
-  const agent = new Agent({
-    obtain: {
-      pki: {
-        issue: async () => {
-          askedAt.push(clock.now);
-          throw new AgentError('VAULT_UNREACHABLE', 'stub Vault: always down');
-        },
-        sign: async () => {
-          throw new Error('sign mode is not used here');
-        },
-      },
-      tokenSource: { path: '/token', read: async () => fakeServiceAccountJwt() },
-      mode: 'issue',
-      trustDomain: 'cluster.local',
-      dnsSans: [],
-      ttlSeconds: opts.lifetimeMs / 1000,
-      extraRoots: async () => '',
-    },
-    trustedRoots: async () => '',
-    layout: { name: 'none', files: new Map() },
-    outDir: '/nonexistent',
-    write: {},
-    policy: { graceRatio: opts.graceRatio, jitter: opts.jitter },
-    reload: {},
-    log: createLogger({ name: 'test', level: 'silent' }),
-    metrics: agentMetrics(),
-    timers: clock.timers,
-    random: opts.random,
-  });
-  agents.push(agent);
-  // As after a first write (or a reuse at start): the lifetime counts from notBefore.
-  agent.state = 'written';
-  agent.current = { notBefore: new Date(START), notAfter: new Date(START + opts.lifetimeMs) } as Bundle;
-  agent.keepFresh();
+  const issue = async (): Promise<never> => {
+    askedAt.push(clock.now);
+    throw new AgentError('VAULT_UNREACHABLE', 'stub Vault: always down');
+  };
+  agents.push(agentHolding({ ...opts, clock, issue }));
   return { clock, askedAt };
 }
 
@@ -98,7 +39,7 @@ describe('the renewal point: time left = lifetime × clamp(ratio ± random·jitt
   ];
   for (const [title, draw, after] of cases) {
     it(title, async () => {
-      const { clock, askedAt } = agentHolding({ lifetimeMs: 24 * HOUR, graceRatio: 0.5, jitter: 0.05, random: () => draw });
+      const { clock, askedAt } = holding({ lifetimeMs: 24 * HOUR, graceRatio: 0.5, jitter: 0.05, random: () => draw });
       while (askedAt.length === 0 && (await clock.step(START + 24 * HOUR))) {
         // one timer at a time; none may ask before its time
       }
@@ -111,7 +52,7 @@ describe('the renewal point: time left = lifetime × clamp(ratio ± random·jitt
     const draws = Array.from({ length: 200 }, (_, i) => i / 199);
     const left: number[] = [];
     for (const d of draws) {
-      const { clock, askedAt } = agentHolding({ lifetimeMs: 4_000, graceRatio: 0.5, jitter: 0.05, random: () => d });
+      const { clock, askedAt } = holding({ lifetimeMs: 4_000, graceRatio: 0.5, jitter: 0.05, random: () => d });
       while (askedAt.length === 0 && (await clock.step(START + 4_000))) {
         // advance to the first ask
       }
@@ -126,7 +67,7 @@ describe('retries after a failed renewal', () => {
   // 10 s certificate, ratio 0.5, no jitter: due at 5 s. The highest draw takes each
   // backoff step whole: after the n-th failure up to 2^n s.
   it('backs off (2 s after the first failure), then makes one last try 1 s before expiry where the next step (4 s) would end after it', async () => {
-    const { clock, askedAt } = agentHolding({ lifetimeMs: 10_000, graceRatio: 0.5, jitter: 0, random: () => 0.999 });
+    const { clock, askedAt } = holding({ lifetimeMs: 10_000, graceRatio: 0.5, jitter: 0, random: () => 0.999 });
     while (askedAt.length < 3 && (await clock.step(START + 10_000))) {
       // fire timers up to expiry
     }
@@ -134,7 +75,7 @@ describe('retries after a failed renewal', () => {
   });
 
   it('after the last chance goes on with plain backoff (8 s, 16 s): none is left to make', async () => {
-    const { clock, askedAt } = agentHolding({ lifetimeMs: 10_000, graceRatio: 0.5, jitter: 0, random: () => 0.999 });
+    const { clock, askedAt } = holding({ lifetimeMs: 10_000, graceRatio: 0.5, jitter: 0, random: () => 0.999 });
     while (askedAt.length < 5 && (await clock.step(START + 60_000))) {
       // past expiry
     }

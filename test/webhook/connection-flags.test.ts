@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import tls from 'node:tls';
 import { promisify } from 'node:util';
 import { afterEach, describe, expect, it } from 'vitest';
-import { parseConnectionLimits } from '../../src/cli/webhook.ts';
+import { parseConnectionLimits } from '../../src/config/webhook-config.ts';
 import { SERVER_DEFAULTS } from '../../src/webhook/server.ts';
 import { createCa, issueServing } from '../../src/webhook/tls.ts';
 import { freePort } from '../ground/stack/process.ts';

@@ -16,10 +16,12 @@ export interface Access {
   namespace?: string | undefined;
   /** absent for create and list: RBAC cannot limit those by name */
   name?: string | undefined;
+  /** with a clusters: list, the cluster whose API server was asked */
+  cluster?: string | undefined;
 }
 
 export const describeAccess = (a: Access) =>
-  `${a.verb} ${a.resource}${a.name ? ` "${a.name}"` : ''}${a.namespace ? ` in namespace ${a.namespace}` : ' (cluster-wide)'}`;
+  `${a.verb} ${a.resource}${a.name ? ` "${a.name}"` : ''}${a.namespace ? ` in namespace ${a.namespace}` : ' (cluster-wide)'}${a.cluster ? ` of cluster ${a.cluster}` : ''}`;
 
 /** The accesses the API server denies to the kubeconfig's identity, in the order asked. */
 export async function missingAccess(kube: KubeApi, wants: Access[]): Promise<Access[]> {
@@ -45,6 +47,14 @@ export async function secretWrite(kube: KubeApi, namespace: string, name: string
   if ((await missingAccess(kube, [get])).length) return [get];
   const exists = !!(await kube.readSecret(namespace, name));
   return [get, exists ? { verb: 'update', resource: 'secrets', namespace, name } : { verb: 'create', resource: 'secrets', namespace }];
+}
+
+/** What a planned write of one ConfigMap needs: get, then update (it exists) or create. */
+export async function configMapWrite(kube: KubeApi, namespace: string, name: string): Promise<Access[]> {
+  const get: Access = { verb: 'get', resource: 'configmaps', namespace, name };
+  if ((await missingAccess(kube, [get])).length) return [get];
+  const exists = !!(await kube.readConfigMap(namespace, name));
+  return [get, exists ? { verb: 'update', resource: 'configmaps', namespace, name } : { verb: 'create', resource: 'configmaps', namespace }];
 }
 
 /** What a planned write of the trust bundle needs: list the namespaces, then get and update or create the ConfigMap in each. */

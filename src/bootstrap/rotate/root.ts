@@ -1,53 +1,21 @@
 // The steps of each root-rotation phase. The bundle steps are bootstrap's
-// own (trust-bundle ConfigMap, istiod cacerts): they publish whatever roots
-// Vault holds that are not retired, so each phase only has to change Vault
-// and let them follow. A bundle step that would read as unchanged at plan
-// time, because the Vault change before it has not been applied yet, is
-// planned as pending (see `after`) so apply does not skip it.
+// own (trust-bundle ConfigMap, istiod cacerts, Linkerd's anchors): they
+// publish whatever roots Vault holds that are not retired, so each phase only
+// has to change Vault and let them follow (publish.ts). With a clusters:
+// list the root steps run once and the workload-mount and bundle steps once
+// per cluster, in that cluster.
 
 import { formatDuration } from '../../config/duration.ts';
 import type { BootstrapConfig } from '../config.ts';
 import type { Check, Context, Step } from '../plan.ts';
 import { isSelfSigned } from '../pem.ts';
 import { isRetired, listIssuers } from '../steps/issuers.ts';
-import { istiodCaStep } from '../steps/istiod-ca.ts';
-import { trustBundleStep } from '../steps/trust-bundle.ts';
 import { AgentError } from '../../errors.ts';
 import { externalPrepareSteps } from './external.ts';
 import { newIntermediateSteps } from './intermediate.ts';
-import { configMapWrites, guarded, secretWrite } from './kube-access.ts';
+import { bundleSteps, eachCluster, istiodStep, linkerdReissueSteps } from './publish.ts';
 import { retireIntermediatesStep } from './retire.ts';
 import { NEXT_INTERMEDIATE, NEXT_ROOT, nowSeconds, publishedName, readRootRotation, retiredRootName, rootName, rootsMount, signedBy } from './state.ts';
-
-/** `step`, planned as a change while `pending` says an earlier step of this phase has yet to happen. */
-function after(step: Step, pending: (ctx: Context) => Promise<string | undefined>): Step {
-  return {
-    title: step.title,
-    async check(ctx): Promise<Check> {
-      const why = await pending(ctx);
-      if (!why) return step.check(ctx);
-      return {
-        action: 'change',
-        fields: ['root-cert.pem'],
-        detail: why,
-        apply: async () => {
-          const c = await step.check(ctx);
-          return c.action === 'unchanged' ? 'already up to date' : c.apply?.();
-        },
-      };
-    },
-  };
-}
-
-// Each Kubernetes write is checked against RBAC at plan time (kube-access.ts): a phase never stops half done on a 403.
-const trustBundle = (config: BootstrapConfig, pending: (ctx: Context) => Promise<string | undefined>) =>
-  guarded(after(trustBundleStep(config.trustBundle.configMapName), pending), (kube) => configMapWrites(kube, config.trustBundle.namespaceSelector, config.trustBundle.configMapName));
-const istiod = (config: BootstrapConfig, pending: (ctx: Context) => Promise<string | undefined>) =>
-  guarded(after(istiodCaStep(config.istiodCa.namespace, config.istiodCa.secretName), pending), (kube) => secretWrite(kube, config.istiodCa.namespace, config.istiodCa.secretName));
-
-function bundleSteps(config: BootstrapConfig, pending: (ctx: Context) => Promise<string | undefined>): Step[] {
-  return [...(config.trustBundle.enabled ? [trustBundle(config, pending)] : []), ...(config.istiodCa.enabled ? [istiod(config, pending)] : [])];
-}
 
 export function prepareSteps(config: BootstrapConfig): Step[] {
   const r = config.root;
@@ -99,7 +67,7 @@ export function prepareSteps(config: BootstrapConfig): Step[] {
   };
   const rootMissing = async (ctx: Context) => ((await readRootRotation(ctx)).next ? undefined : 'adds the new root');
   const made = r.mode === 'external' ? externalPrepareSteps(config) : [newRoot];
-  return [...made, ...bundleSteps(config, rootMissing), published];
+  return [...made, ...eachCluster(config, (c) => bundleSteps(c, rootMissing)), published];
 }
 
 export function switchSteps(config: BootstrapConfig): Step[] {
@@ -129,35 +97,44 @@ export function switchSteps(config: BootstrapConfig): Step[] {
       };
     },
   };
-  const intermediate = newIntermediateSteps({
-    mount: config.intermediate.mount,
-    signer: async (ctx) => (await readRootRotation(ctx)).next!,
-    wanted: async (ctx) => {
-      const s = await readRootRotation(ctx);
-      return !(s.workloadDefault && s.next && signedBy(s.workloadDefault.certificate, s.next.certificate));
-    },
-  });
-  // istiod re-issues its CA once the root mount's default is the new root
-  const reissue = config.istiodCa.enabled
-    ? [istiod(config, async (ctx) => {
+  const intermediate = (c: BootstrapConfig) =>
+    newIntermediateSteps({
+      mount: c.intermediate.mount,
+      signer: async (ctx) => (await readRootRotation(ctx)).next!,
+      wanted: async (ctx) => {
         const s = await readRootRotation(ctx);
-        return s.rootDefaultId === s.next?.id ? undefined : 'istiod CA re-issued under the new root';
-      })]
-    : [];
-  return [rootDefault, ...intermediate, ...reissue];
+        return !(s.workloadDefault && s.next && signedBy(s.workloadDefault.certificate, s.next.certificate));
+      },
+    });
+  // istiod and Linkerd re-issue their CAs once the root mount's default is the new root
+  const rootNotDefault = (what: string) => async (ctx: Context) => {
+    const s = await readRootRotation(ctx);
+    return s.rootDefaultId === s.next?.id ? undefined : `${what} re-issued under the new root`;
+  };
+  const istiod = (c: BootstrapConfig) => (c.istiodCa.enabled ? [istiodStep(c, rootNotDefault('istiod CA'))] : []);
+  return [rootDefault, ...eachCluster(config, (c) => [...intermediate(c), ...istiod(c), ...linkerdReissueSteps(c, rootNotDefault('Linkerd issuer'))])];
 }
 
-export function finishSteps(config: BootstrapConfig, o: { force: boolean }): Step[] {
+/**
+ * Retires the old root: its issuer in the root mount (`own`) and the copies
+ * set-signed imported into the workload mount (`copies`); with clusters the
+ * first happens once and the second in each cluster's mount.
+ */
+function retireRootStep(config: BootstrapConfig, part: { own: boolean; copies: boolean }): Step {
   const { root: r, intermediate: i } = config;
-  const retire: Step = {
-    title: `retire the old root (${r.mode === 'external' ? '' : `${r.mount}/, `}${i.mount}/)`,
+  // an offline root has only its certificate here, in the workload mount: retired with the copies
+  const ownToo = part.own && r.mode !== 'external';
+  const where = [...(ownToo ? [`${r.mount}/`] : []), ...(part.copies ? [`${i.mount}/`] : [])].join(', ');
+  return {
+    title: part.copies && !part.own ? `retire the old root's copy in ${where}` : `retire the old root (${where})`,
     async check(ctx): Promise<Check> {
       const s = await readRootRotation(ctx);
-      // an offline root has only its certificate here, in the workload mount: retired with the copies below
-      const own = r.mode === 'external' ? [] : s.old;
+      const own = ownToo ? s.old : [];
       const oldCerts = new Set(own.map((o) => o.certificate));
       // set-signed imported each root into the workload mount too, without its key
-      const copies = (await listIssuers(ctx.vault, i.mount)).filter((x) => !isRetired(x.name) && isSelfSigned(x.certificate) && x.certificate !== s.next?.certificate);
+      const copies = part.copies
+        ? (await listIssuers(ctx.vault, i.mount)).filter((x) => !isRetired(x.name) && isSelfSigned(x.certificate) && x.certificate !== s.next?.certificate)
+        : [];
       if (!own.length && !copies.length) return { action: 'unchanged', detail: 'no root left to retire' };
       for (const c of copies) oldCerts.add(c.certificate);
       return {
@@ -177,6 +154,9 @@ export function finishSteps(config: BootstrapConfig, o: { force: boolean }): Ste
       };
     },
   };
+}
+
+export function finishSteps(config: BootstrapConfig, o: { force: boolean }): Step[] {
   const done: Step = {
     title: `rename ${rootsMount(config)}/issuer/${NEXT_ROOT} to root-<now>`,
     async check(ctx): Promise<Check> {
@@ -194,5 +174,9 @@ export function finishSteps(config: BootstrapConfig, o: { force: boolean }): Ste
   };
   const oldStillTrusted = async (ctx: Context) => ((await readRootRotation(ctx)).old.length ? 'drops the old root' : undefined);
   // the intermediates under the old root are past the same overlap (or forced past it with the root)
-  return [retire, retireIntermediatesStep(config, o), ...bundleSteps(config, oldStillTrusted), done];
+  const perMount = (c: BootstrapConfig) => [retireIntermediatesStep(c, o), ...bundleSteps(c, oldStillTrusted)];
+  const retire = config.clusters.length
+    ? [retireRootStep(config, { own: true, copies: false }), ...eachCluster(config, (c) => [retireRootStep(c, { own: false, copies: true }), ...perMount(c)])]
+    : [retireRootStep(config, { own: true, copies: true }), ...perMount(config)];
+  return [...retire, done];
 }

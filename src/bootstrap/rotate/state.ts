@@ -18,6 +18,7 @@
 // not sent to Vault's defaults; bootstrap sets none of them per issuer.
 
 import { X509Certificate } from 'node:crypto';
+import { clusterViews } from '../clusters.ts';
 import { isSelfSigned } from '../pem.ts';
 import type { Context } from '../plan.ts';
 import { defaultIssuerId, isRetired, listIssuers, type Issuer } from '../steps/issuers.ts';
@@ -78,9 +79,12 @@ export interface RootRotation {
   workloadDefault?: Issuer | undefined;
   switchedAt?: number | undefined;
   rootDefaultId?: string | undefined;
+  /** with a clusters: list, where each cluster's workload mount stands (the fields above then speak for all of them) */
+  clusters?: { name: string; state: RootRotation }[] | undefined;
 }
 
 export async function readRootRotation(ctx: Context): Promise<RootRotation> {
+  if (ctx.config.clusters.length) return readAcrossClusters(ctx);
   const { root, intermediate } = ctx.config;
   const offline = root.mode === 'external';
   const rootIssuers = await listIssuers(ctx.vault, rootsMount(ctx.config));
@@ -100,6 +104,23 @@ export async function readRootRotation(ctx: Context): Promise<RootRotation> {
   if (switchedAt === undefined) return { ...base, publishedAt, phase: 'switching' };
   // every old root already retired: finish stopped before its last step
   return { ...base, publishedAt, phase: old.length ? 'switched' : 'finishing' };
+}
+
+/**
+ * One root, a workload mount per cluster: the root's facts are shared, and
+ * the rotation is as far as its least advanced cluster — `switching` until
+ * every cluster's default is under the new root, the switch time the latest
+ * cluster's (finish waits the overlap after that one).
+ */
+async function readAcrossClusters(ctx: Context): Promise<RootRotation> {
+  const clusters: { name: string; state: RootRotation }[] = [];
+  for (const v of clusterViews(ctx.config)) clusters.push({ name: v.name, state: await readRootRotation({ ...ctx, config: v.config }) });
+  const first = clusters[0]!.state;
+  const phases = new Set(clusters.map((c) => c.state.phase));
+  const phase: RootPhase = phases.size === 1 ? first.phase : 'switching';
+  const done = phase === 'switched' || phase === 'finishing';
+  const switchedAt = done ? Math.max(...clusters.map((c) => c.state.switchedAt!)) : undefined;
+  return { phase, old: first.old, next: first.next, publishedAt: first.publishedAt, rootDefaultId: first.rootDefaultId, switchedAt, clusters };
 }
 
 /** The id of the key named `name` in `mount`, if any. (Vault answers 500, not 404, for an unknown key name, so keys are listed.) */

@@ -2,10 +2,11 @@
 // (the issuer names, see state.ts), and what the operator runs next and when.
 
 import { X509Certificate } from 'node:crypto';
+import { clusterViews } from '../clusters.ts';
 import type { Context } from '../plan.ts';
 import { listIssuers, type Issuer } from '../steps/issuers.ts';
 import { previousIntermediates } from './retire.ts';
-import { keyIdByName, left, NEXT_INTERMEDIATE, nowSeconds, overlapSeconds, readRootRotation, rootsMount } from './state.ts';
+import { keyIdByName, left, NEXT_INTERMEDIATE, nowSeconds, overlapSeconds, readRootRotation, rootsMount, type RootRotation } from './state.ts';
 
 const at = (s: number) => new Date(s * 1000).toISOString();
 const describe = (i: Issuer) => {
@@ -14,8 +15,20 @@ const describe = (i: Issuer) => {
 };
 
 export async function rotationStatus(ctx: Context): Promise<string[]> {
-  const { root, intermediate } = ctx.config;
   const s = await readRootRotation(ctx);
+  const lines = rootLines(ctx, s);
+  if (!s.clusters) return [...lines, ...(await intermediateLines(ctx, s))];
+  // one root, then each cluster's workload mount
+  const views = clusterViews(ctx.config);
+  for (const c of s.clusters) {
+    const v = views.find((x) => x.name === c.name)!;
+    lines.push(...(await intermediateLines({ ...ctx, config: v.config }, c.state)).map((l, n) => (n ? l : `cluster ${c.name}: ${l}`)));
+  }
+  return lines;
+}
+
+function rootLines(ctx: Context, s: RootRotation): string[] {
+  const { root } = ctx.config;
   const now = nowSeconds();
   const lines = [`root rotation in ${rootsMount(ctx.config)}/: ${s.phase}`];
   for (const o of s.old) lines.push(`  current root: ${describe(o)}`);
@@ -33,7 +46,13 @@ export async function rotationStatus(ctx: Context): Promise<string[]> {
     lines.push(`  switched ${at(s.switchedAt!)}`);
     lines.push(`  next: --phase finish, ${from > now ? `from ${at(from)} (${left(from - now)} left)` : 'now'}`);
   }
-  lines.push(`intermediate in ${intermediate.mount}/:`);
+  return lines;
+}
+
+async function intermediateLines(ctx: Context, s: RootRotation): Promise<string[]> {
+  const { intermediate } = ctx.config;
+  const now = nowSeconds();
+  const lines = [`intermediate in ${intermediate.mount}/:`];
   if (s.workloadDefault) lines.push(`  default issuer: ${describe(s.workloadDefault)}${s.switchedAt ? `, default since ${at(s.switchedAt)}` : ''}`);
   const pending = (await listIssuers(ctx.vault, intermediate.mount)).find((i) => i.name === NEXT_INTERMEDIATE);
   const key = await keyIdByName(ctx, intermediate.mount, NEXT_INTERMEDIATE);

@@ -12,11 +12,10 @@ export interface Issuer {
 
 /**
  * Issuer names are where a rotation keeps its record (see docs/rotation.md):
- * a retired root is renamed `retired-…` and leaves every trust bundle,
- * agents' root-cert.pem included (src/vault/roots.ts reads the same prefix).
+ * a retired root is renamed `retired-…` and leaves every trust bundle, agents'
+ * root-cert.pem included — one rule, defined beside the agent's reader.
  */
-export const RETIRED_PREFIX = 'retired-';
-export const isRetired = (name: string): boolean => name.startsWith(RETIRED_PREFIX);
+export { isRetired, RETIRED_PREFIX } from '../../vault/roots.ts';
 
 export async function listIssuers(vault: BootstrapVault, mount: string): Promise<Issuer[]> {
   const ids = await vault.list(`${mount}/issuers`, 'list issuers');

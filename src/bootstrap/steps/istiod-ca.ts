@@ -3,23 +3,12 @@
 // (Vault never exports its own intermediate key), signed by the root mount.
 // The key goes straight into the Secret: never into a plan line or a log.
 
-import { createPrivateKey, webcrypto, X509Certificate } from 'node:crypto';
+import { createPrivateKey, X509Certificate } from 'node:crypto';
+import { makeKeyAndCsr } from '../../certs/csr.ts';
 import { formatDuration } from '../../config/duration.ts';
 import type { Check, Context, Step } from '../plan.ts';
 import { isSelfSigned, splitPem } from '../pem.ts';
 import { MANAGED_BY, trustedRoots } from './trust-bundle.ts';
-
-/** A fresh EC P-256 key (PKCS#8 PEM) and a CSR for it: the istiod CA and the Linkerd issuer share it. */
-export async function csrFor(commonName: string): Promise<{ csrPem: string; keyPem: string }> {
-  await import('reflect-metadata'); // @peculiar/x509's decorators need it first
-  const x509 = await import('@peculiar/x509');
-  const alg = { name: 'ECDSA', namedCurve: 'P-256', hash: 'SHA-256' } as const;
-  const keys = (await webcrypto.subtle.generateKey(alg, true, ['sign', 'verify'])) as webcrypto.CryptoKeyPair;
-  const csr = await x509.Pkcs10CertificateRequestGenerator.create({ name: `CN=${commonName}`, keys, signingAlgorithm: alg });
-  const pkcs8 = Buffer.from(await webcrypto.subtle.exportKey('pkcs8', keys.privateKey));
-  const keyPem = createPrivateKey({ key: pkcs8, format: 'der', type: 'pkcs8' }).export({ type: 'pkcs8', format: 'pem' }).toString();
-  return { csrPem: csr.toString('pem'), keyPem };
-}
 
 /** Why the Secret's CA must be re-issued, or undefined when it is still good. */
 function staleReason(data: Record<string, string>, roots: string, renewBefore: number, signer: string | undefined): string | undefined {
@@ -50,7 +39,7 @@ export function istiodCaStep(namespace: string, name: string): Step {
       const current = await kube.readSecret(c.namespace, c.secretName);
       const needs = [{ path: `${rootMount}/root/sign-intermediate`, capabilities: ['update' as const], why: 'sign the istiod plug-in CA' }];
       const reissue = async () => {
-        const { csrPem, keyPem } = await csrFor(c.commonName);
+        const { csrPem, keyPem } = await makeKeyAndCsr({ commonName: c.commonName });
         const signed = await ctx.vault.write(
           `${rootMount}/root/sign-intermediate`,
           { csr: csrPem, common_name: c.commonName, ttl: formatDuration(c.ttl), max_path_length: 0, use_csr_values: false, exclude_cn_from_sans: true, format: 'pem' },

@@ -12,7 +12,7 @@ import { AgentError } from '../../errors.ts';
 import type { KubeApi, KubeObject } from '../kube.ts';
 import type { Check, Context, Step } from '../plan.ts';
 import { splitPem } from '../pem.ts';
-import { csrFor } from './istiod-ca.ts';
+import { makeKeyAndCsr } from '../../certs/csr.ts';
 import {
   algorithmProblem,
   chainsTo,
@@ -50,14 +50,14 @@ async function anchors(ctx: Context): Promise<string> {
 async function linkerdNamespace(ctx: Context): Promise<{ kube: KubeApi; ns: string }> {
   const kube = await ctx.kube();
   const ns = ctx.config.linkerd.namespace;
-  // Every namespace carries this label (Kubernetes ≥ 1.21); a missing one would fail only at apply.
-  if (!(await kube.namespaces(`kubernetes.io/metadata.name=${ns}`)).length) {
+  // A missing one would fail only at apply; a get by name is all the chart's bootstrap RBAC grants on namespaces here.
+  if (!(await kube.namespaceExists(ns))) {
     throw new AgentError('CONFIG', `linkerd.namespace "${ns}" does not exist: create it first (kubectl create namespace ${ns}), then install Linkerd into it after bootstrap`);
   }
   return { kube, ns };
 }
 
-function trustRootsStep(namespace: string): Step {
+export function linkerdAnchorsStep(namespace: string): Step {
   return {
     title: `Linkerd trust anchors ConfigMap ${namespace}/${TRUST_ROOTS_CONFIGMAP}`,
     async check(ctx: Context): Promise<Check> {
@@ -87,7 +87,7 @@ function trustRootsStep(namespace: string): Step {
   };
 }
 
-function issuerStep(namespace: string): Step {
+export function linkerdIssuerStep(namespace: string): Step {
   return {
     title: `Linkerd identity issuer Secret ${namespace}/${ISSUER_SECRET}`,
     async check(ctx: Context): Promise<Check> {
@@ -100,7 +100,7 @@ function issuerStep(namespace: string): Step {
       const signer = (await ctx.vault.read(`${root.mount}/issuer/default/json`, 'read default root'))?.certificate as string | undefined;
       const needs = [{ path: `${root.mount}/root/sign-intermediate`, capabilities: ['update' as const], why: 'sign the Linkerd identity issuer' }];
       const reissue = async () => {
-        const { csrPem, keyPem } = await csrFor(name);
+        const { csrPem, keyPem } = await makeKeyAndCsr({ commonName: name });
         const signerNow = (await ctx.vault.read(`${root.mount}/issuer/default/json`, 'read default root'))?.certificate as string | undefined;
         if (signerNow) fitsInside(signerNow, linkerd.ttl, root.mount);
         const signed = await ctx.vault.write(
@@ -170,5 +170,5 @@ function fitsInside(signerPem: string, ttl: number, mount: string): void {
 
 /** Both Linkerd outputs, anchors first. */
 export function linkerdSteps(namespace: string): Step[] {
-  return [trustRootsStep(namespace), issuerStep(namespace)];
+  return [linkerdAnchorsStep(namespace), linkerdIssuerStep(namespace)];
 }

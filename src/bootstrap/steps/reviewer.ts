@@ -31,9 +31,9 @@ export function reviewerProblem(config: BootstrapConfig, where = 'kubernetesAuth
   return (
     `${where}: the namespace selector "${k.role.namespaceSelector}" needs a reviewer JWT when Vault runs outside the cluster ` +
     `(Vault would refuse every login: "TokenReviewer JWT needs to be configured to use namespace selectors"); nothing was written. ` +
-    `Set kubernetesAuth.tokenReviewer.create: true (bootstrap makes the ServiceAccount and its token; needs a kubeconfig), ` +
+    `Set ${where}.tokenReviewer.create: true (bootstrap makes the ServiceAccount and its token; needs a kubeconfig), ` +
     `or ${where}.reviewerJwtFile: PATH (a token bound to system:auth-delegator with get on namespaces), ` +
-    `or kubernetesAuth.vaultInCluster: true (Vault runs in this cluster and reviews with its own token), ` +
+    `or ${where}.vaultInCluster: true (Vault runs in this cluster and reviews with its own token), ` +
     `or list kubernetesAuth.role.namespaces instead of a selector`
   );
 }

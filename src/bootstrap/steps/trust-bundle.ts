@@ -3,8 +3,9 @@
 // Re-running bootstrap keeps it current; it never deletes a ConfigMap.
 
 import type { Check, Context, Step } from '../plan.ts';
-import { bundle, isSelfSigned } from '../pem.ts';
-import { isRetired, listIssuers } from './issuers.ts';
+import { toPem } from '../../certs/pem.ts';
+import { rootsOfIssuers } from '../../vault/roots.ts';
+import { listIssuers } from './issuers.ts';
 
 export const MANAGED_BY = { 'app.kubernetes.io/managed-by': 'vault-pki-agent' };
 
@@ -12,10 +13,12 @@ export const MANAGED_BY = { 'app.kubernetes.io/managed-by': 'vault-pki-agent' };
 export async function trustedRoots(ctx: Context): Promise<string> {
   const { root, intermediate } = ctx.config;
   const mounts = root.mode === 'internal' ? [root.mount, intermediate.mount] : [intermediate.mount];
-  const pems: string[] = [];
-  // A root retired by `rotate --phase finish` keeps its issuer (and key) in Vault but leaves every bundle.
-  for (const m of mounts) pems.push(...(await listIssuers(ctx.vault, m)).filter((i) => !isRetired(i.name)).map((i) => i.certificate).filter(isSelfSigned));
-  return bundle(pems);
+  const issuers = [];
+  for (const m of mounts) issuers.push(...(await listIssuers(ctx.vault, m)));
+  // The agents' rule (src/vault/roots.ts): a retired root keeps its issuer in Vault but leaves every bundle.
+  return rootsOfIssuers(issuers.map((i) => ({ issuer_name: i.name, certificate: i.certificate })))
+    .map(toPem)
+    .join('');
 }
 
 export function trustBundleStep(name: string): Step {
