@@ -96,6 +96,33 @@ function agentContainer(name: string, verb: 'init' | 'run', config: InjectConfig
   };
 }
 
+/** The longest the sidecar's postStart hook waits for /readyz before it lets the kubelet go on. */
+const READY_WAIT_MS = 30_000;
+
+/**
+ * The sidecar's postStart hook: returns once the sidecar's /readyz answers 200
+ * (a valid certificate on disk), or after READY_WAIT_MS. While the hook runs
+ * the kubelet starts nothing further in the pod and does not probe the
+ * sidecar, so its first readiness probe finds it ready; without the hook, a
+ * probe that came while Node was still loading left the pod unready for a
+ * whole probe period (a 12 s start in bench/README.md). Always exits 0: a
+ * sidecar restarted during a Vault outage must not be killed for waiting, and
+ * the kubelet holds a pod's deletion until the hook returns. Node, because the
+ * image is sure to have it (busybox wget crashes as a non-root user).
+ */
+export function readyWait(port: number): string[] {
+  const script = [
+    `const get = () => require('node:http').get('http://127.0.0.1:${port}/readyz', (res) => {`,
+    '  res.resume();',
+    '  if (res.statusCode === 200) process.exit(0);',
+    '  setTimeout(get, 50);',
+    "}).on('error', () => setTimeout(get, 50));",
+    'get();',
+    `setTimeout(() => process.exit(0), ${READY_WAIT_MS}).unref();`,
+  ].join('\n');
+  return ['node', '-e', script];
+}
+
 export function buildInjection(config: InjectConfig, defaults: WebhookDefaults, pod: PodFacts): Injection {
   const tokenSources: NonNullable<NonNullable<V1Volume['projected']>['sources']> = [
     { serviceAccountToken: { audience: TOKEN_AUDIENCE, expirationSeconds: TOKEN_SECONDS, path: 'token' } },
@@ -115,6 +142,7 @@ export function buildInjection(config: InjectConfig, defaults: WebhookDefaults, 
     sidecar.ports = [{ name: 'vpa-metrics', containerPort: defaults.metricsPort, protocol: 'TCP' }];
     sidecar.readinessProbe = { httpGet: { path: '/readyz', port: defaults.metricsPort }, periodSeconds: 10, failureThreshold: 3 };
     sidecar.livenessProbe = { httpGet: { path: '/healthz', port: defaults.metricsPort }, periodSeconds: 20, failureThreshold: 3 };
+    sidecar.lifecycle = { postStart: { exec: { command: readyWait(defaults.metricsPort) } } };
     if (defaults.nativeSidecar) sidecar.restartPolicy = 'Always';
   }
   return {
