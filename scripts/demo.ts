@@ -47,6 +47,8 @@ try {
   await mkdir(demo, { recursive: true });
   step(2, 'a reviewer identity for Vault (TokenReview) and the bootstrap config');
   await kubectl('create', 'namespace', 'vault-system');
+  // before bootstrap, so its closing verification has a namespace to log in from
+  await kubectl('create', 'namespace', 'demo');
   await kubectl('-n', 'vault-system', 'create', 'serviceaccount', 'vault-reviewer');
   await kubectl('create', 'clusterrolebinding', 'vault-reviewer', '--clusterrole=system:auth-delegator', '--serviceaccount=vault-system:vault-reviewer');
   await writeFile(join(demo, 'reviewer.jwt'), (await kubectl('-n', 'vault-system', 'create', 'token', 'vault-reviewer', '--duration=24h')).trim(), { mode: 0o600 });
@@ -65,11 +67,10 @@ try {
   );
 
   step(3, 'vault-pki-agent bootstrap: root + intermediate CA, bound role, Kubernetes auth, least-privilege policy');
-  const boot = await run(process.execPath, [CLI, 'bootstrap', `--config=${join(demo, 'bootstrap.yaml')}`], { env });
+  const boot = await run(process.execPath, [CLI, 'bootstrap', `--config=${join(demo, 'bootstrap.yaml')}`, '--log-level=warn'], { env });
   process.stdout.write(boot.stdout.replace(/^/gm, '      '));
 
-  step(4, 'namespace "demo", service account "web", and its token (audience vault, as a projected volume holds it)');
-  await kubectl('create', 'namespace', 'demo');
+  step(4, 'service account "web" in namespace "demo", and its token (audience vault, as a projected volume holds it)');
   await kubectl('-n', 'demo', 'create', 'serviceaccount', 'web');
   const tokenFile = join(demo, 'token');
   await writeFile(tokenFile, (await kubectl('-n', 'demo', 'create', 'token', 'web', '--audience=vault', '--duration=1h')).trim(), { mode: 0o600 });
