@@ -114,7 +114,7 @@ export interface RunResult {
 export async function runBootstrap(opts: RunOptions): Promise<RunResult> {
   // A login that could never work is refused before anything is read or written.
   const unworkable = reviewerProblems(opts.config);
-  if (unworkable.length) throw new AgentError('CONFIG', `bootstrap: ${unworkable.join('; ')}`);
+  if (unworkable.length) throw new AgentError('CONFIG', unworkable.join('; '));
   const steps = [...buildSteps(opts.config, opts.vault.address), ...(opts.verify ? verifySteps(opts.config) : [])];
   const result = await runSteps(steps, opts);
   if (!opts.verify || opts.dryRun || result.halted) return result;

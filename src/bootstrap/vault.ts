@@ -97,7 +97,7 @@ export async function preflight(vault: BootstrapVault, needed: NeededCapability[
   if (missing.length) {
     throw new AgentError(
       'VAULT_FORBIDDEN',
-      `bootstrap: the Vault token cannot apply this plan; nothing was written. Grant it:\n${[...new Set(missing)].join('\n')}`,
+      `the Vault token cannot apply this plan; nothing was written. Grant it:\n${[...new Set(missing)].join('\n')}`,
     );
   }
   return 'checked';

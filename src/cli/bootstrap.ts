@@ -52,7 +52,7 @@ export async function bootstrapCommand(argv: string[], env: NodeJS.ProcessEnv = 
  */
 function refuseTokenFlag(argv: string[]): void {
   if (argv.some((a) => a === '--vault-token' || a.startsWith('--vault-token='))) {
-    throw new AgentError('USAGE', 'bootstrap: --vault-token is refused: a flag value is readable by every local user in /proc/<pid>/cmdline; set VAULT_TOKEN or pass --vault-token-file PATH');
+    throw new AgentError('USAGE', '--vault-token is refused: a flag value is readable by every local user in /proc/<pid>/cmdline; set VAULT_TOKEN or pass --vault-token-file PATH');
   }
 }
 
@@ -76,14 +76,14 @@ export async function connect(values: Parsed['values'], env: NodeJS.ProcessEnv) 
   const level = str(values['log-level']) ?? 'info';
   if (!(LOG_LEVELS as readonly string[]).includes(level)) problems.push(`--log-level ${level}: expected one of ${LOG_LEVELS.join(', ')}`);
   const address = str(values['vault-addr']) ?? str(env.VAULT_ADDR) ?? config.vault.address;
-  if (!address) problems.push('bootstrap: no Vault address; pass --vault-addr, set VAULT_ADDR or vault.address in the config');
-  const addrProblem = address && vaultAddressProblem(address, { flag: 'bootstrap: Vault address', allowInsecureHttp: values['allow-insecure-http'] === true });
+  if (!address) problems.push('no Vault address; pass --vault-addr, set VAULT_ADDR or vault.address in the config');
+  const addrProblem = address && vaultAddressProblem(address, { flag: 'Vault address', allowInsecureHttp: values['allow-insecure-http'] === true });
   if (addrProblem) problems.push(addrProblem);
   const tokenFile = str(values['vault-token-file']);
   const fromFile = tokenFile ? await readTokenFile(tokenFile) : {};
   if (fromFile.problem) problems.push(fromFile.problem);
   const token = tokenFile ? fromFile.token : str(env.VAULT_TOKEN);
-  if (!token && !fromFile.problem) problems.push('bootstrap: no Vault token; set VAULT_TOKEN or pass --vault-token-file PATH (a token allowed to manage mounts, auth methods and policies)');
+  if (!token && !fromFile.problem) problems.push('no Vault token; set VAULT_TOKEN or pass --vault-token-file PATH (a token allowed to manage mounts, auth methods and policies)');
   const ca = str(env.VAULT_CACERT) ? readVaultCa(env.VAULT_CACERT!, 'VAULT_CACERT') : {};
   if (ca.problem) problems.push(ca.problem);
   if (problems.length) throw configError('', problems);
