@@ -11,7 +11,7 @@ import { clusterProblems } from './clusters.ts';
 import { caProblems, crlSchema, intermediateSchema, roleSchema, rootSchema, rotationSchema, tidySchema } from './schema/ca.ts';
 import { trustDomain } from './schema/common.ts';
 import { istiodCaSchema, kubernetesAuthSchema, kubernetesProblems, trustBundleSchema } from './schema/kubernetes.ts';
-import { clusterSchema, linkerdSchema } from './schema/mesh.ts';
+import { clusterSchema, linkerdSchema, meshProblems } from './schema/mesh.ts';
 
 export { parseSelector } from './schema/common.ts';
 export { linkerdSchema } from './schema/mesh.ts';
@@ -41,6 +41,7 @@ const fileSchema = z
     caProblems(c, add);
     kubernetesProblems(c, add);
     clusterProblems(c, add);
+    meshProblems(c, add);
   });
 
 /** The validated shape before freezing (clusters.ts checks its clusters: list). */

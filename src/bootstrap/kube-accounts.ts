@@ -1,7 +1,7 @@
 // The Kubernetes calls of the token reviewer (steps/reviewer.ts) and the
 // verification (verify.ts): service accounts, a long-lived token Secret,
-// cluster-wide RBAC and TokenRequest, behind a narrow interface. Loaded only
-// when one of them runs.
+// cluster-wide RBAC and TokenRequest, behind a narrow interface. The client
+// library is imported only when one of them runs (this file itself is always loaded).
 
 import { AgentError } from '../errors.ts';
 import { kubeError, type KubeApi } from './kube.ts';

@@ -4,6 +4,7 @@
 
 import { readFileSync } from 'node:fs';
 import type { KubeConfig } from '@kubernetes/client-node';
+import { kubeconfigError } from '../config/kubeconfig-error.ts';
 import { AgentError } from '../errors.ts';
 
 export interface KubeObject {
@@ -38,7 +39,8 @@ export function kubeError(op: string, target: string, err: unknown): AgentError 
         ? 'check --kubeconfig and that the API server is reachable'
         : 'see the API server message';
   const body = (err as { body?: unknown }).body;
-  const why = typeof body === 'string' ? body.slice(0, 300) : (err as Error).message?.slice(0, 300);
+  // one line: the Status body ends in a newline, a client error's message has several
+  const why = String((typeof body === 'string' ? body : (err as Error).message) ?? '').replace(/\s+/g, ' ').trim().slice(0, 300);
   return new AgentError('RUNTIME', `Kubernetes ${op} ${target} failed${code ? ` (${code})` : ''}: ${why} — ${hint}`, { cause: err });
 }
 
@@ -50,7 +52,7 @@ export async function loadKube(kubeconfig: string | undefined, context?: string)
     if (kubeconfig) kc.loadFromFile(kubeconfig);
     else kc.loadFromDefault();
   } catch (err) {
-    throw new AgentError('CONFIG', `kubeconfig ${kubeconfig ?? '(default)'}: cannot load it: ${(err as Error).message}; pass --kubeconfig`, { cause: err });
+    throw new AgentError('CONFIG', `kubeconfig ${kubeconfig ?? '(default)'}: cannot load it (${kubeconfigError(err)}); pass --kubeconfig`, { cause: err });
   }
   if (context) {
     if (!kc.getContextObject(context)) {
@@ -122,8 +124,11 @@ export async function loadKube(kubeconfig: string | undefined, context?: string)
         if (exists) await core.replaceNamespacedSecret({ name, namespace, body });
         else await core.createNamespacedSecret({ namespace, body });
       } catch (err) {
-        // the API server's answer can echo the object: never let key material reach a message
-        const safe = Object.assign(new Error((err as Error).message?.replace(/-----BEGIN[\s\S]*?-----END[^-]*-----/g, '[pem]')), { code: (err as { code?: number }).code });
+        // the API server's answer can echo the object: never let key material reach a message.
+        // The body (its Status, one line) is kept, redacted: kubeError quotes it, not the multi-line message.
+        const e = err as { message?: string; code?: number; body?: unknown };
+        const redact = (t: string) => t.replace(/-----BEGIN[\s\S]*?-----END[^-]*-----/g, '[pem]');
+        const safe = Object.assign(new Error(redact(e.message ?? '')), { code: e.code, body: typeof e.body === 'string' ? redact(e.body) : undefined });
         throw kubeError(exists ? 'update' : 'create', `Secret ${namespace}/${name}`, safe);
       }
     },

@@ -2,6 +2,7 @@
 // every problem one CONFIG line, exit 2, before anything starts), then serve until SIGTERM.
 
 import { AgentError, briefly } from '../errors.ts';
+import { kubeconfigError } from '../config/kubeconfig-error.ts';
 import { createLogger } from '../log/log.ts';
 import { hms } from '../config/duration.ts';
 import { loadWebhookConfig, WEBHOOK_FLAGS } from '../config/webhook-config.ts';
@@ -26,7 +27,7 @@ export async function webhookCommand(argv: string[]): Promise<number> {
   try {
     kc = native === 'auto' || !certFile ? kubeConfig(c.kubeconfig) : undefined;
   } catch (err) {
-    throw new AgentError('CONFIG', `${c.kubeconfig ? `--kubeconfig ${c.kubeconfig}` : 'kubeconfig (in-cluster or $KUBECONFIG)'}: cannot load it (${briefly(err)}); point --kubeconfig at a valid kubeconfig file`);
+    throw new AgentError('CONFIG', `${c.kubeconfig ? `--kubeconfig ${c.kubeconfig}` : 'kubeconfig (in-cluster or $KUBECONFIG)'}: cannot load it (${kubeconfigError(err)}); point --kubeconfig at a valid kubeconfig file`);
   }
   let nativeSidecar = native === 'true';
   if (native === 'auto') {
@@ -72,3 +73,4 @@ export async function webhookCommand(argv: string[]): Promise<number> {
   await running.close();
   return 0;
 }
+

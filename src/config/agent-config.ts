@@ -34,7 +34,7 @@ export const FIELDS: Record<string, Field> = {
   'vault-cacert': { kind: 'string', value: 'PATH', env: 'VAULT_CACERT', help: "PEM file of the CA that signed Vault's certificate" },
   'allow-insecure-http': { kind: 'bool', help: 'accept an http:// Vault address that is not loopback (tokens and keys then travel in clear)' },
   'vault-namespace': { kind: 'string', value: 'NAMESPACE', env: 'VAULT_NAMESPACE', help: 'Vault Enterprise namespace' },
-  'vault-timeout': { kind: 'duration', value: 'DURATION', default: '10s', help: 'per-request timeout; a slower Vault counts as down and is retried with backoff' },
+  'vault-timeout': { kind: 'duration', value: 'DURATION', default: '10s', help: 'per-request timeout, at most 1h; a slower Vault counts as down and is retried with backoff' },
   'auth-mount': { kind: 'string', value: 'MOUNT', default: MESH_DEFAULTS.authMount, help: 'Kubernetes auth mount path' },
   'auth-role': { kind: 'string', value: 'ROLE', default: MESH_DEFAULTS.authRole, help: 'Kubernetes auth role' },
   'token-path': { kind: 'string', value: 'PATH', help: `service-account token file (default ${PROJECTED_TOKEN}, else ${SA_TOKEN})` },
@@ -108,9 +108,12 @@ async function readFileSettings(path: string): Promise<Record<string, unknown>> 
 export async function loadAgentConfig(flags: Record<string, unknown>, env: NodeJS.ProcessEnv = process.env): Promise<AgentConfig> {
   const configPath = (flags.config as string | undefined) ?? env[envName('config')];
   const file = configPath ? await readFileSettings(configPath) : {};
-  const parsed = agentSchema.safeParse(collect(flags, env, file));
+  const raw = collect(flags, env, file);
+  const parsed = agentSchema.safeParse(raw);
   const problems = parsed.success ? [] : problemLines(parsed.error.issues, { label: (path) => (path.length ? `--${String(path[0])}` : '') });
-  const ca = parsed.data?.['vault-cacert'] ? readVaultCa(parsed.data['vault-cacert'], '--vault-cacert') : {};
+  // Read also when another setting failed: a broken CA file is reported with the rest.
+  const caFile = parsed.data?.['vault-cacert'] ?? (typeof raw['vault-cacert'] === 'string' ? raw['vault-cacert'] : undefined);
+  const ca = caFile ? readVaultCa(caFile, '--vault-cacert') : {};
   if (ca.problem) problems.push(ca.problem);
   if (!parsed.success || problems.length) throw configError('', problems);
   const c = parsed.data;

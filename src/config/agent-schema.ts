@@ -24,7 +24,7 @@ const onOff = z
 const trustDomain = single.transform((s, ctx) => (TRUST_DOMAIN.test(s) ? s : addProblem(ctx, s, 'must be a lowercase DNS-style name like cluster.local')));
 
 const dnsSans = z
-  .union([z.array(single), single])
+  .union([z.array(single), single], { error: 'expected a DNS name or a list of them' })
   .optional()
   .transform((v, ctx) => {
     const names = (Array.isArray(v) ? v : [v]).filter((d): d is string => d !== undefined && d !== '');
@@ -45,7 +45,8 @@ export const agentSchema = z
     'vault-cacert': optional,
     'allow-insecure-http': onOff,
     'vault-namespace': optional,
-    'vault-timeout': duration({ message: 'must be a positive duration like 10s' }),
+    // Capped: axios' timer fires after 1 ms for anything past 2^31-1 ms (~24.8 days), so every request would fail.
+    'vault-timeout': duration({ max: 3600, message: 'must be a positive duration up to 1h, like 10s' }),
     'auth-mount': single,
     'auth-role': single,
     'token-path': optional,

@@ -17,9 +17,17 @@ export async function readConfigFile(path: string, what = `--config ${path}`): P
   const { parse } = await import('yaml'); // the sidecar reads a file only when given one
   let doc: unknown;
   try {
-    doc = parse(text);
+    // logLevel 'error': yaml's warnings (an unknown tag or directive) would go to
+    // stderr through process.emitWarning with the offending line of the file.
+    doc = parse(text, { logLevel: 'error' });
   } catch (err) {
-    throw new AgentError('CONFIG', `${what}: not valid YAML (${(err as Error).message.split('\n')[0]!.slice(0, 160)})`);
+    // Code and position only: even a YAML error's first line can quote the file
+    // (an alias name, an escape sequence, a block scalar header).
+    const e = err as { code?: unknown; linePos?: { line: number; col: number }[] };
+    const at = e.linePos?.[0] ? ` at line ${e.linePos[0].line}, column ${e.linePos[0].col}` : '';
+    // Only an alias that names no anchor (or too many aliases) fails without a code.
+    const why = typeof e.code === 'string' ? e.code : err instanceof ReferenceError ? 'an alias with no anchor, or too many aliases' : 'parse error';
+    throw new AgentError('CONFIG', `${what}: not valid YAML (${why}${at}); fix the file or point --config at the right one`);
   }
   if (doc === null || doc === undefined) return {};
   if (typeof doc !== 'object' || Array.isArray(doc)) throw new AgentError('CONFIG', `${what}: must be a mapping of setting: value`);

@@ -28,14 +28,17 @@ export function addProblem(ctx: { addIssue(i: { code: 'custom'; message: string;
   return z.NEVER;
 }
 
+/** What a list or map where one value belongs is told (zod alone would say "Invalid input"). */
+const SINGLE = { error: 'expected a single value' } as const;
+
 /** One value, as a flag gives it (a YAML number is read as its text); a list or map where one value belongs is refused. */
-export const single = z.union([z.string(), z.number()], { error: 'expected a single value' }).transform(String);
+export const single = z.union([z.string(), z.number()], SINGLE).transform(String);
 /** Unset and "" are the same: no value. */
 export const optionalSingle = single.optional().transform((v) => (v === '' ? undefined : v));
 
 /** Seconds from "24h", "1h30m", "90s", "7d" or a number of seconds (src/config/duration.ts), within [min, max]. */
 export function duration(o: { min?: number; max?: number; message: ValueProblem }) {
-  return z.union([z.string(), z.number()]).transform((v, ctx) => {
+  return z.union([z.string(), z.number()], SINGLE).transform((v, ctx) => {
     const s = parseDuration(v);
     if (s === undefined || s < (o.min ?? 1) || (o.max !== undefined && s > o.max)) return addProblem(ctx, v, o.message);
     return s;
@@ -44,11 +47,11 @@ export function duration(o: { min?: number; max?: number; message: ValueProblem 
 
 /** `HOST:PORT`, `[IPv6]:PORT`, `:PORT`: one reading for `run` and `webhook`. */
 export const listenAddress = (problem: ValueProblem = `not a listen address; ${LISTEN_HINT}`) =>
-  z.union([z.string(), z.number()]).transform((v, ctx): ListenAddress => parseListen(String(v)) ?? addProblem(ctx, v, problem));
+  z.union([z.string(), z.number()], SINGLE).transform((v, ctx): ListenAddress => parseListen(String(v)) ?? addProblem(ctx, v, problem));
 
 /** One value from a fixed list, the list named in the problem. */
 export function oneOf<const T extends readonly [string, ...string[]]>(values: T, problem: ValueProblem = `must be one of ${values.join(', ')}`) {
-  return z.union([z.string(), z.number(), z.boolean()]).transform((v, ctx): T[number] =>
+  return z.union([z.string(), z.number(), z.boolean()], SINGLE).transform((v, ctx): T[number] =>
     (values as readonly string[]).includes(String(v)) ? (String(v) as T[number]) : addProblem(ctx, v, problem),
   );
 }

@@ -15,7 +15,10 @@ export const INSECURE_HTTP_FLAG = '--allow-insecure-http';
 
 function isLoopback(hostname: string): boolean {
   const host = hostname.replace(/^\[(.*)\]$/, '$1').toLowerCase();
-  if (host === 'localhost' || host.endsWith('.localhost')) return true;
+  // Not `*.localhost`: the resolver has no rule for it, so in a pod `vault.localhost`
+  // goes through the DNS search list and can land on a Service named vault in a
+  // namespace named localhost, off the pod.
+  if (host === 'localhost') return true;
   if (isIP(host) === 4) return host.startsWith('127.');
   return host === '::1';
 }

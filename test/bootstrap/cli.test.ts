@@ -49,6 +49,20 @@ async function mountExists(path: string): Promise<boolean> {
 }
 
 describe('vault-pki-agent bootstrap (CLI)', () => {
+  it('exits 2 on a kubeconfig whose YAML error would quote the file (a kubeconfig holds tokens), naming only the position, with no write', async () => {
+    const { names } = await isolatedConfig(['x']);
+    const doc = fileShape(names, 'x');
+    doc.trustBundle = { enabled: true };
+    const kubeconfig = join(names.dir, 'kubeconfig');
+    await writeFile(kubeconfig, 'apiVersion: v1\nusers: [{name: u, user: {token: *eyJsEcReTtOkEn}}]\n');
+    const r = await cli(['--config', await yamlConfig(names, doc), `--kubeconfig=${kubeconfig}`]);
+    expect(r.code, r.stderr).toBe(2);
+    expect(r.stderr.trim().split('\n')).toHaveLength(1);
+    expect(r.stderr).toContain(`kubeconfig ${kubeconfig}: cannot load it (not valid YAML at line 2, column`);
+    expect(r.stderr + r.stdout).not.toMatch(/sEcReT/);
+    expect(await mountExists(names.int)).toBe(false);
+  });
+
   it('rejects an unknown YAML key, a role max ttl above the mount max and an intermediate outliving its root, all at once, with exit 2 and no write', async () => {
     const { names } = await isolatedConfig(['x']);
     const doc = fileShape(names, 'x');

@@ -52,6 +52,15 @@ describe('bootstrap config', () => {
     expect(problems({ root: { ttl: '8760h' }, intermediate: { ttl: '17520h' } })).toMatch(/intermediate\.ttl: 17520h is beyond the root's ttl 8760h/);
   });
 
+  // A fresh root lives root.ttl: without this check the run wrote the root, the mounts and
+  // Linkerd's anchors, then stopped at the issuer with exit 2 ("nothing was touched").
+  it('a Linkerd issuer ttl not shorter than the root ttl is refused up front, for a cluster that enables Linkerd too', () => {
+    expect(problems({ root: { keyBits: 256 }, linkerd: { enabled: true, ttl: '87600h' } })).toMatch(/linkerd\.ttl: 87600h is not shorter than root\.ttl 87600h/);
+    const clusters = [{ name: 'a', kubeconfig: '/a' }, { name: 'b', kubeconfig: '/b', linkerd: true }];
+    expect(problems({ root: { ttl: '100h' }, linkerd: { ttl: '200h' }, intermediate: { ttl: '90h', maxLeaseTtl: '90h' }, clusters })).toMatch(/linkerd\.ttl: 200h/);
+    expect(() => validateConfig({ root: { ttl: '100h' }, linkerd: { ttl: '200h' }, intermediate: { ttl: '90h', maxLeaseTtl: '90h' } })).not.toThrow();
+  });
+
   it('binding every service account of every namespace is refused', () => {
     expect(problems({ kubernetesAuth: { role: { namespaces: ['*'], serviceAccounts: ['*'] } } })).toMatch(/every pod of the cluster/);
   });

@@ -6,6 +6,7 @@ import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { validateConfig } from '../../src/bootstrap/config.ts';
+import { isAgentError } from '../../src/errors.ts';
 import { saToken, serviceAccount, uniqueName } from '../ground/context.ts';
 import { bootstrap, call, devVault, isolatedConfig, openssl, planLines, workloadLogin } from './helpers.ts';
 
@@ -49,6 +50,15 @@ describe('bootstrap with an external (offline) root', () => {
     const phase3 = await bootstrap(target, withChain);
     expect(phase3.writes).toBe(0);
     expect(planLines(phase3.lines).every((l) => l.startsWith('= '))).toBe(true);
+  });
+
+  it('refuses a CSR file whose directory does not exist at plan time, before the key is made', async () => {
+    const ns = uniqueName('bs-ext');
+    const { config, names } = await isolatedConfig([ns], (n) => ({ root: { mode: 'external', csrFile: join(n.dir, 'missing', 'int.csr') } }));
+    const err = await bootstrap(target, config).catch((e: unknown) => e);
+    expect(isAgentError(err, 'CONFIG')).toBe(true);
+    expect((err as Error).message).toContain(`root.csrFile ${join(names.dir, 'missing', 'int.csr')}: its directory cannot be written (ENOENT)`);
+    expect((await call(target, 'GET', 'sys/mounts')).data[`${names.int}/`]).toBeUndefined();
   });
 
   it('refuses a chain file that does not end in the root that signed it, before any write', async () => {

@@ -5,10 +5,10 @@
 // imported and published next to the old root; switch makes its intermediate
 // the default; finish retires the old root's certificate and intermediate.
 import { X509Certificate } from 'node:crypto';
-import { readFile } from 'node:fs/promises';
+import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
-import type { BootstrapConfig } from '../../src/bootstrap/config.ts';
+import { validateConfig, type BootstrapConfig } from '../../src/bootstrap/config.ts';
 import { isAgentError } from '../../src/errors.ts';
 import { waitFor } from '../agent/wait.ts';
 import { kubectl, serviceAccount, uniqueName } from '../ground/context.ts';
@@ -91,4 +91,34 @@ describe('root rotation with an offline root', () => {
     expect(after.filter((n) => /^retired-intermediate-\d+/.test(n))).toHaveLength(1);
     expect(after.filter((n) => /^root-\d+$/.test(n))).toHaveLength(1);
   }, 90_000);
+
+  it('refuses prepare at plan time, before the new key is made, when the CSR file cannot be written', async () => {
+    const csrFile = file(join('missing', 'int.csr'));
+    const moved = validateConfig({ ...structuredClone(config), root: { ...config.root, csrFile } } as never);
+    const keys = async () => ((await call(target, 'LIST', `${names.int}/keys`)).data.keys as string[]).length;
+    const before = await keys();
+    const err = await rotate(target, moved, { scope: 'root', phase: 'prepare' }).catch((e: unknown) => e);
+    expect(isAgentError(err, 'CONFIG')).toBe(true);
+    expect((err as Error).message).toContain(`root.csrFile ${csrFile}: its directory cannot be written (ENOENT)`);
+    expect(await keys()).toBe(before);
+  });
+
+  it('refuses, with one line and nothing imported or rewritten, a CSR file damaged after signing and a chain file that cannot be read', async () => {
+    expect((await rotate(target, config, { scope: 'root', phase: 'prepare' })).halted).toMatch(/sign it with the NEW offline root/);
+    await offlineRoot('c');
+    await signInto('c', 'int.csr');
+    await writeFile(file('int.csr'), 'not a certificate request\n');
+    const before = (await issuerNames()).length;
+    const err = await rotate(target, config, { scope: 'root', phase: 'prepare' }).catch((e: unknown) => e);
+    expect(isAgentError(err, 'CONFIG')).toBe(true);
+    expect((err as Error).message).toContain(`root.csrFile ${file('int.csr')}: not a PEM certificate request`);
+    expect((await issuerNames()).length).toBe(before);
+
+    // a chain file that cannot be read is not "no signature yet": refused before the CSR is written again
+    const dirAsChain = validateConfig({ ...structuredClone(config), root: { ...config.root, chainFile: names.dir } } as never);
+    const unreadable = await rotate(target, dirAsChain, { scope: 'root', phase: 'prepare' }).catch((e: unknown) => e);
+    expect(isAgentError(unreadable, 'CONFIG')).toBe(true);
+    expect((unreadable as Error).message).toContain(`root.chainFile ${names.dir}: cannot read it (EISDIR)`);
+    expect(await readFile(file('int.csr'), 'utf8')).toBe('not a certificate request\n');
+  });
 });

@@ -129,6 +129,22 @@ describe('webhook start-up failures end in one line, no stack trace', () => {
       expect(r.lines[0]).not.toContain('sEcReT');
     }
   });
+
+  it('exits 2 on a kubeconfig whose YAML error would name an alias or a tag from the file, naming only the position', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'vpa-wh-cli-'));
+    for (const [name, text] of [
+      ['alias', 'apiVersion: v1\nusers: *sEcReTaLiAs\n'],
+      ['tag', 'apiVersion: v1\nusers: !sEcReTtAg x\n'],
+    ] as const) {
+      const file = join(dir, name);
+      await writeFile(file, text);
+      const r = await fails(['webhook', '--image=vpa:test', '--vault-addr=https://vault:8200', '--webhook-config-name=vpa', `--kubeconfig=${file}`, '--listen=127.0.0.1:0']);
+      expect(r.code).toBe(2);
+      expect(r.lines).toHaveLength(1);
+      expect(r.lines[0]).toContain(`--kubeconfig ${file}: cannot load it (not valid YAML at line 2, column`);
+      expect(r.lines[0]).not.toMatch(/sEcReT/);
+    }
+  });
 });
 
 describe('webhook with an http:// Vault address', () => {

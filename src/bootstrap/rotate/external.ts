@@ -9,13 +9,20 @@
 
 import { X509Certificate } from 'node:crypto';
 import { readFile, writeFile } from 'node:fs/promises';
-import { AgentError } from '../../errors.ts';
+import { AgentError, briefly } from '../../errors.ts';
 import type { Check, Context, Step } from '../plan.ts';
 import { chainProblem, splitPem } from '../pem.ts';
+import { requireCsrDirectory } from '../steps/intermediate.ts';
 import { isRetired, listIssuers } from '../steps/issuers.ts';
 import { keyIdByName, NEXT_INTERMEDIATE, NEXT_ROOT, readRootRotation, signedBy, type RootRotation } from './state.ts';
 
 const fp = (pem: string) => new X509Certificate(pem).fingerprint256;
+
+/** No chain file yet is the normal wait; one that cannot be read (a directory, no permission) must not look like it. */
+function unreadable(err: NodeJS.ErrnoException, file: string): undefined {
+  if (err.code === 'ENOENT') return undefined;
+  throw new AgentError('CONFIG', `root.chainFile ${file}: cannot read it (${err.code}); fix the path or its permissions; nothing was written`);
+}
 
 /**
  * The chain in root.chainFile when it is the answer to this rotation's CSR:
@@ -24,7 +31,7 @@ const fp = (pem: string) => new X509Certificate(pem).fingerprint256;
  */
 async function signedChain(ctx: Context, s: RootRotation): Promise<string[] | undefined> {
   const file = ctx.config.root.chainFile;
-  const text = file ? await readFile(file, 'utf8').catch(() => undefined) : undefined;
+  const text = file ? await readFile(file, 'utf8').catch((err: NodeJS.ErrnoException) => unreadable(err, file)) : undefined;
   if (!text) return undefined;
   const pems = splitPem(text);
   const problem = chainProblem(pems);
@@ -41,7 +48,12 @@ async function csrPublicKey(csrFile: string): Promise<Buffer | undefined> {
   if (!pem) return undefined;
   await import('reflect-metadata'); // @peculiar/x509's decorators need it first
   const x509 = await import('@peculiar/x509');
-  return Buffer.from(new x509.Pkcs10CertificateRequest(pem).publicKey.rawData);
+  try {
+    return Buffer.from(new x509.Pkcs10CertificateRequest(pem).publicKey.rawData);
+  } catch (err) {
+    // the parser's own error would reach the operator as a stack trace
+    throw new AgentError('CONFIG', `root.csrFile ${csrFile}: not a PEM certificate request (${briefly(err)}); move root.chainFile away and run --phase prepare to write the CSR again; nothing was imported`);
+  }
 }
 
 export function externalPrepareSteps(config: Context['config']): Step[] {
@@ -54,6 +66,7 @@ export function externalPrepareSteps(config: Context['config']): Step[] {
       if (s.next) return { action: 'unchanged', detail: `new root imported: issuer ${s.next.id}` };
       if (await signedChain(ctx, s)) return { action: 'unchanged', detail: `signed chain in ${chainFile}` };
       const key = await keyIdByName(ctx, i.mount, NEXT_INTERMEDIATE);
+      await requireCsrDirectory(root.csrFile!);
       return {
         action: key ? 'change' : 'create',
         fields: ['csr'],

@@ -7,7 +7,7 @@
 // at plan time, before anything is written, naming the verb and the object.
 
 import { AgentError } from '../../errors.ts';
-import type { KubeApi } from '../kube.ts';
+import { kubeError, type KubeApi } from '../kube.ts';
 import type { Context, Step } from '../plan.ts';
 
 export interface Access {
@@ -34,7 +34,8 @@ export async function missingAccess(kube: KubeApi, wants: Access[]): Promise<Acc
         body: { apiVersion: 'authorization.k8s.io/v1', kind: 'SelfSubjectAccessReview', spec: { resourceAttributes: { verb: a.verb, resource: a.resource, namespace: a.namespace, name: a.name } } },
       })
       .catch((err: unknown) => {
-        throw new AgentError('RUNTIME', `Kubernetes SelfSubjectAccessReview for ${describeAccess(a)} failed: ${(err as Error).message?.slice(0, 200)} — check --kubeconfig and that the API server is reachable`, { cause: err });
+        // kubeError: one line with the API server's reason (the client's message spans several)
+        throw kubeError('create', `SelfSubjectAccessReview for ${describeAccess(a)}`, err);
       });
     if (!review.status?.allowed) missing.push(a);
   }

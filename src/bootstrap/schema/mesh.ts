@@ -3,8 +3,9 @@
 // derives) and Linkerd's external identity issuer.
 
 import { z } from 'zod';
+import { formatDuration } from '../../config/duration.ts';
 import { clusterOverrides } from '../clusters.ts';
-import { dnsLabel, duration, name, renewBefore, trustDomain } from './common.ts';
+import { dnsLabel, duration, name, renewBefore, trustDomain, type AddProblem } from './common.ts';
 
 /**
  * Linkerd's external identity issuer (docs/bootstrap.md, "Linkerd"). The object
@@ -59,3 +60,20 @@ export const clusterSchema = z.strictObject({
   /** vaultInCluster, tokenReviewer, linkerd: defined beside the view that applies them */
   ...clusterOverrides,
 });
+
+type Mesh = {
+  root: { mode: string; ttl: number };
+  linkerd: z.output<typeof linkerdSchema>;
+  clusters: { linkerd?: boolean | undefined }[];
+};
+
+/**
+ * The Linkerd issuer is signed by the root and cannot outlive it. A root made in
+ * the same run lives root.ttl, so this is known before the first write; an older
+ * root's remaining life is checked at plan time (steps/linkerd.ts).
+ */
+export function meshProblems(c: Mesh, add: AddProblem): void {
+  const enabled = c.clusters.length ? c.clusters.some((k) => k.linkerd ?? c.linkerd.enabled) : c.linkerd.enabled;
+  if (!enabled || c.root.mode !== 'internal' || c.linkerd.ttl < c.root.ttl) return;
+  add(['linkerd', 'ttl'], `${formatDuration(c.linkerd.ttl)} is not shorter than root.ttl ${formatDuration(c.root.ttl)}: the issuer cannot outlive the root that signs it; shorten linkerd.ttl`);
+}

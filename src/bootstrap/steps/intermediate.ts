@@ -3,12 +3,26 @@
 // FULL chain, so every issue response's ca_chain ends in the root → default.
 // A key left by an interrupted run is re-used, never orphaned.
 
-import { readFile, writeFile } from 'node:fs/promises';
+import { constants } from 'node:fs';
+import { access, readFile, writeFile } from 'node:fs/promises';
+import { dirname } from 'node:path';
 import { AgentError } from '../../errors.ts';
 import { formatDuration } from '../../config/duration.ts';
 import type { Check, Context, Step } from '../plan.ts';
 import { chainProblem, isSelfSigned, notAfter, splitPem } from '../pem.ts';
 import { defaultIssuerId, listIssuers, type Issuer } from './issuers.ts';
+
+/**
+ * At plan time, before the key is made: a CSR that cannot be written would
+ * otherwise fail after Vault changed, with Node's bare error. Shared with rotate/external.ts.
+ */
+export async function requireCsrDirectory(file: string): Promise<void> {
+  try {
+    await access(dirname(file), constants.W_OK);
+  } catch (err) {
+    throw new AgentError('CONFIG', `root.csrFile ${file}: its directory cannot be written (${(err as NodeJS.ErrnoException).code}); create it or point root.csrFile elsewhere; nothing was written`);
+  }
+}
 
 /** A key in the mount that no issuer uses: the remains of a CSR never signed. */
 async function pendingKey(ctx: Context, mount: string, issuers: Issuer[]): Promise<string | undefined> {
@@ -69,6 +83,7 @@ export function intermediateStep(mount: string): Step {
             apply: () => importChain(ctx, pems.join('\n') + '\n'),
           };
         }
+        await requireCsrDirectory(root.csrFile!);
         return {
           action: 'create',
           detail: `CSR → ${root.csrFile}, then stop until the offline root has signed it`,
