@@ -14,6 +14,7 @@ import { stringify } from 'yaml';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { kubectl, saToken, serviceAccount, stack, stackEnv, uniqueName } from '../ground/context.ts';
 import { start, type Managed } from '../ground/stack/process.ts';
+import { ensurePeer } from '../ground/peers/build.ts';
 import { reviewerJwtFile, twoClusters, workloadIdentity } from './clusters-fixture.ts';
 import { call, devVault, exec, statusOf, workloadLogin } from './helpers.ts';
 
@@ -62,8 +63,10 @@ const can = async (as: string, verb: string, resource: string) =>
 
 beforeAll(async () => {
   const pki = join(stack().dir, 'kube-pki');
-  const bin = stack().path.map((d) => join(d, 'kube-controller-manager')).find(existsSync);
-  if (!bin || !existsSync(join(pki, 'sa.key'))) throw new Error(`verify.test.ts needs kube-controller-manager on the stack PATH and ${pki}/sa.key`);
+  // The node's peer holds kube-controller-manager (the plain stack's holds only apiserver and kubectl):
+  // built here when missing, already there when `npm test` ran as root and prepared the node.
+  const bin = (await ensurePeer('kubernetes-node')).bin['kube-controller-manager'];
+  if (!bin || !existsSync(join(pki, 'sa.key'))) throw new Error(`verify.test.ts needs kube-controller-manager (peer kubernetes-node) and ${pki}/sa.key`);
   tokenController = start('kube-controller-manager', bin, [
     `--kubeconfig=${stack().kubeconfig}`,
     '--controllers=serviceaccount-token',
@@ -73,7 +76,7 @@ beforeAll(async () => {
     '--secure-port=0',
     '--use-service-account-credentials=false',
   ], { logFile: join(stack().dir, 'verify-test-token-controller.log') });
-}, 60_000);
+}, 1_200_000);
 
 afterAll(async () => {
   await tokenController?.stop();
