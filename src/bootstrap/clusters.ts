@@ -5,6 +5,7 @@
 // names they check.
 
 import { z } from 'zod';
+import { deepFreeze } from '../config/schema.ts';
 import { AgentError } from '../errors.ts';
 import type { BootstrapConfig, ParsedConfig } from './config.ts';
 import { loadKube, type KubeApi } from './kube.ts';
@@ -121,21 +122,12 @@ function view(config: BootstrapConfig, k: Entry): ClusterView {
     istiodCa: { ...config.istiodCa, enabled: k.istiodCa ?? config.istiodCa.enabled, commonName: `${config.istiodCa.commonName} ${k.name}` },
     clusters: [],
   };
-  return { name: k.name, config: frozen(projected), kubeconfig: k.kubeconfig, context: k.context };
+  return { name: k.name, config: deepFreeze(projected), kubeconfig: k.kubeconfig, context: k.context };
 }
 
 /** The keys of `o` that are set: an override left out keeps the inherited value. */
 function defined<T extends object>(o: T): Partial<T> {
   return Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as Partial<T>;
-}
-
-/** As frozen as the config it was projected from. */
-function frozen<T>(v: T): T {
-  if (v && typeof v === 'object' && !Object.isFrozen(v)) {
-    for (const x of Object.values(v)) frozen(x);
-    Object.freeze(v);
-  }
-  return v;
 }
 
 export function clusterViews(config: BootstrapConfig): ClusterView[] {

@@ -6,21 +6,12 @@ import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { stringify } from 'yaml';
 import { describe, expect, it } from 'vitest';
-import { stack, stackEnv, uniqueName } from '../ground/context.ts';
-import { call, devVault, exec, isolatedConfig, type Names } from './helpers.ts';
+import { stack, uniqueName } from '../ground/context.ts';
+import { bootstrapCli, call, devVault, isolatedConfig, type Names } from './helpers.ts';
 
 const target = devVault();
-const MAIN = join(import.meta.dirname, '..', '..', 'src', 'cli', 'main.ts');
 
-async function cli(args: string[], env: NodeJS.ProcessEnv = {}): Promise<{ code: number; stdout: string; stderr: string }> {
-  try {
-    const { stdout, stderr } = await exec(process.execPath, [MAIN, 'bootstrap', ...args], { env: { ...stackEnv(), ...env } });
-    return { code: 0, stdout, stderr };
-  } catch (err) {
-    const e = err as { code: number; stdout: string; stderr: string };
-    return { code: e.code, stdout: e.stdout, stderr: e.stderr };
-  }
-}
+const cli = bootstrapCli;
 
 /** A YAML file for `names`, in the file shape an operator writes. */
 async function yamlConfig(names: Names, doc: Record<string, unknown>): Promise<string> {

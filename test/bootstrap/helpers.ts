@@ -11,10 +11,23 @@ import { loadKube, type KubeApi } from '../../src/bootstrap/kube.ts';
 import { runBootstrap, type RunResult } from '../../src/bootstrap/run.ts';
 import { bootstrapVault } from '../../src/bootstrap/vault.ts';
 import { createVaultClient, type VaultClient } from '../../src/vault/client.ts';
-import { reviewer, stack, uniqueName, vaultCaPem } from '../ground/context.ts';
+import { reviewer, stack, stackEnv, uniqueName, vaultCaPem } from '../ground/context.ts';
 import { vaultApi } from '../ground/stack/vault.ts';
 
 export const exec = promisify(execFile);
+
+const MAIN = join(import.meta.dirname, '..', '..', 'src', 'cli', 'main.ts');
+
+/** `vault-pki-agent bootstrap ARGS` as an operator runs it, against the stack; a failed run is a result, not a throw. */
+export async function bootstrapCli(args: string[], env: NodeJS.ProcessEnv = {}): Promise<{ code: number; stdout: string; stderr: string }> {
+  try {
+    const { stdout, stderr } = await exec(process.execPath, [MAIN, 'bootstrap', ...args], { env: { ...stackEnv(), ...env }, timeout: 170_000 });
+    return { code: 0, stdout, stderr };
+  } catch (err) {
+    const e = err as { code: number; stdout: string; stderr: string };
+    return { code: e.code, stdout: e.stdout, stderr: e.stderr };
+  }
+}
 
 export interface Target {
   addr: string;

@@ -12,25 +12,16 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { stringify } from 'yaml';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { kubectl, saToken, serviceAccount, stack, stackEnv, uniqueName } from '../ground/context.ts';
+import { kubectl, saToken, serviceAccount, stack, uniqueName } from '../ground/context.ts';
 import { start, type Managed } from '../ground/stack/process.ts';
 import { ensurePeer } from '../ground/peers/build.ts';
 import { reviewerJwtFile, twoClusters, workloadIdentity } from './clusters-fixture.ts';
-import { call, devVault, exec, statusOf, workloadLogin } from './helpers.ts';
+import { bootstrapCli, call, devVault, statusOf, workloadLogin } from './helpers.ts';
 
 const target = devVault();
-const MAIN = join(import.meta.dirname, '..', '..', 'src', 'cli', 'main.ts');
 let tokenController: Managed | undefined;
 
-async function cli(args: string[], env: NodeJS.ProcessEnv = {}): Promise<{ code: number; stdout: string; stderr: string }> {
-  try {
-    const { stdout, stderr } = await exec(process.execPath, [MAIN, 'bootstrap', ...args], { env: { ...stackEnv(), ...env }, timeout: 170_000 });
-    return { code: 0, stdout, stderr };
-  } catch (err) {
-    const e = err as { code: number; stdout: string; stderr: string };
-    return { code: e.code, stdout: e.stdout, stderr: e.stderr };
-  }
-}
+const cli = bootstrapCli;
 
 /** A bootstrap YAML under names unique to this test; `auth` overrides kubernetesAuth. */
 async function configFile(auth: Record<string, unknown>): Promise<{ file: string; id: string; mounts: { root: string; int: string; auth: string } }> {

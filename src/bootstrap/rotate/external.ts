@@ -12,17 +12,11 @@ import { readFile, writeFile } from 'node:fs/promises';
 import { AgentError, briefly } from '../../errors.ts';
 import type { Check, Context, Step } from '../plan.ts';
 import { chainProblem, splitPem } from '../pem.ts';
-import { requireCsrDirectory } from '../steps/intermediate.ts';
+import { readChainFile, requireCsrDirectory } from '../steps/intermediate.ts';
 import { isRetired, listIssuers } from '../steps/issuers.ts';
 import { keyIdByName, NEXT_INTERMEDIATE, NEXT_ROOT, readRootRotation, signedBy, type RootRotation } from './state.ts';
 
 const fp = (pem: string) => new X509Certificate(pem).fingerprint256;
-
-/** No chain file yet is the normal wait; one that cannot be read (a directory, no permission) must not look like it. */
-function unreadable(err: NodeJS.ErrnoException, file: string): undefined {
-  if (err.code === 'ENOENT') return undefined;
-  throw new AgentError('CONFIG', `root.chainFile ${file}: cannot read it (${err.code}); fix the path or its permissions; nothing was written`);
-}
 
 /**
  * The chain in root.chainFile when it is the answer to this rotation's CSR:
@@ -31,7 +25,7 @@ function unreadable(err: NodeJS.ErrnoException, file: string): undefined {
  */
 async function signedChain(ctx: Context, s: RootRotation): Promise<string[] | undefined> {
   const file = ctx.config.root.chainFile;
-  const text = file ? await readFile(file, 'utf8').catch((err: NodeJS.ErrnoException) => unreadable(err, file)) : undefined;
+  const text = await readChainFile(file);
   if (!text) return undefined;
   const pems = splitPem(text);
   const problem = chainProblem(pems);

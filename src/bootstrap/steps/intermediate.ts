@@ -24,6 +24,19 @@ export async function requireCsrDirectory(file: string): Promise<void> {
   }
 }
 
+/**
+ * The offline-signed chain, or undefined while there is none yet (the normal
+ * wait); a file that cannot be read (a directory, no permission) must not look
+ * like that wait. Shared with rotate/external.ts.
+ */
+export async function readChainFile(file: string | undefined): Promise<string | undefined> {
+  if (!file) return undefined;
+  return readFile(file, 'utf8').catch((err: NodeJS.ErrnoException) => {
+    if (err.code === 'ENOENT') return undefined;
+    throw new AgentError('CONFIG', `root.chainFile ${file}: cannot read it (${err.code}); fix the path or its permissions; nothing was written`);
+  });
+}
+
 /** A key in the mount that no issuer uses: the remains of a CSR never signed. */
 async function pendingKey(ctx: Context, mount: string, issuers: Issuer[]): Promise<string | undefined> {
   const used = new Set(issuers.map((i) => i.keyId).filter(Boolean));
@@ -71,7 +84,7 @@ export function intermediateStep(mount: string): Step {
       ];
 
       if (root.mode === 'external') {
-        const chainText = root.chainFile ? await readFile(root.chainFile, 'utf8').catch(() => undefined) : undefined;
+        const chainText = await readChainFile(root.chainFile);
         if (chainText !== undefined) {
           const pems = splitPem(chainText);
           const problem = chainProblem(pems);
